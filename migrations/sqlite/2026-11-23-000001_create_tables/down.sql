@@ -1,0 +1,3 @@
+DROP TABLE user_group_memberships;
+DROP TABLE user_groups;
+DROP TABLE users;

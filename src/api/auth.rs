@@ -1,0 +1,241 @@
+//! Who is calling: an API token (`X-API-KEY`, or HTTP Basic with the token as
+//! user name and any password), or HTTP Basic `login:password`. Extractors
+//! [`Caller`] (anyone signed in) and [`Manager`] (a User Group Manager).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::{FromRequest, HttpRequest, web};
+use base64::Engine;
+
+use super::errors::ApiError;
+use super::{AppState, run_db};
+use crate::credentials::{token_digest, verify_password};
+use crate::db::models::User;
+use crate::db::queries::users;
+
+/// Credentials as sent, before they are checked.
+#[derive(PartialEq, Eq)]
+pub enum Credentials {
+    Token(String),
+    Basic { user: String, password: String },
+}
+
+impl std::fmt::Debug for Credentials {
+    // Never print a secret, even in a debug log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Token(_) => f.write_str("Token(..)"),
+            Credentials::Basic { user, .. } => write!(f, "Basic({}, ..)", user.len()),
+        }
+    }
+}
+
+/// Reads credentials from the headers; `None` when there are none or they
+/// cannot be decoded (both answer 401).
+pub fn credentials(headers: &HeaderMap) -> Option<Credentials> {
+    if let Some(key) = headers.get("x-api-key") {
+        let key = key.to_str().ok()?.trim();
+        return (!key.is_empty()).then(|| Credentials::Token(key.to_string()));
+    }
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()?;
+        let decoded = String::from_utf8(decoded).ok()?;
+        let (user, password) = decoded.split_once(':').unwrap_or((&decoded, ""));
+        if user.is_empty() {
+            return None;
+        }
+        return Some(Credentials::Basic {
+            user: user.to_string(),
+            password: password.to_string(),
+        });
+    }
+    if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
+        return Some(Credentials::Token(rest.to_string()));
+    }
+    None
+}
+
+/// Checks credentials and returns the user they belong to.
+pub async fn authenticate(state: &AppState, creds: Credentials) -> Result<User, ApiError> {
+    match creds {
+        Credentials::Token(token) => {
+            let digest = token_digest(&token);
+            run_db(state, move |c| Ok(users::find_by_token_digest(c, &digest)?))
+                .await?
+                .ok_or(ApiError::Unauthorized)
+        }
+        Credentials::Basic { user, password } => {
+            // Highrise style first: the token as the user name.
+            let digest = token_digest(&user);
+            if let Some(found) =
+                run_db(state, move |c| Ok(users::find_by_token_digest(c, &digest)?)).await?
+            {
+                return Ok(found);
+            }
+            login_with_password(state, user, password).await
+        }
+    }
+}
+
+async fn login_with_password(
+    state: &AppState,
+    login: String,
+    password: String,
+) -> Result<User, ApiError> {
+    if let Some(id) = state.passwords.lookup(&login, &password) {
+        if let Some(user) = run_db(state, move |c| Ok(users::find(c, id)?)).await? {
+            return Ok(user);
+        }
+    }
+    let lookup_login = login.clone();
+    let found = run_db(state, move |c| {
+        Ok(users::find_with_password(c, &lookup_login)?)
+    })
+    .await?;
+    let (user, digest) = match found {
+        Some((user, digest)) => (Some(user), digest),
+        None => (None, None),
+    };
+    // argon2 is slow on purpose: keep it off the async workers.
+    let pw = password.clone();
+    let ok = web::block(move || verify_password(&pw, digest.as_deref())).await?;
+    match user {
+        Some(user) if ok => {
+            state.passwords.remember(&login, &password, user.id);
+            Ok(user)
+        }
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+fn extract_user(req: &HttpRequest) -> Extracted<User> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let creds = credentials(req.headers());
+    Box::pin(async move {
+        let state = state.ok_or(ApiError::Internal)?;
+        let creds = creds.ok_or(ApiError::Unauthorized)?;
+        authenticate(&state, creds).await
+    })
+}
+
+/// Any signed-in user.
+pub struct Caller(pub User);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Extracted<Caller>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let user = extract_user(req);
+        Box::pin(async move { Ok(Caller(user.await?)) })
+    }
+}
+
+/// A signed-in User Group Manager; anyone else signed in gets 403.
+pub struct Manager(pub User);
+
+impl FromRequest for Manager {
+    type Error = ApiError;
+    type Future = Extracted<Manager>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let user = extract_user(req);
+        Box::pin(async move {
+            let user = user.await?;
+            if !user.user_group_manager {
+                return Err(ApiError::Forbidden(
+                    "Only User Group Managers can see or change user groups and their memberships."
+                        .into(),
+                ));
+            }
+            Ok(Manager(user))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        map
+    }
+
+    fn basic(s: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(s)
+        )
+    }
+
+    #[test]
+    fn reads_every_way_of_sending_credentials() {
+        assert_eq!(
+            credentials(&headers(&[("x-api-key", "abc")])),
+            Some(Credentials::Token("abc".into()))
+        );
+        assert_eq!(
+            credentials(&headers(&[("authorization", &basic("tok:X"))])),
+            Some(Credentials::Basic {
+                user: "tok".into(),
+                password: "X".into()
+            })
+        );
+        assert_eq!(
+            credentials(&headers(&[("authorization", &basic("alice:pa:ss"))])),
+            Some(Credentials::Basic {
+                user: "alice".into(),
+                password: "pa:ss".into()
+            })
+        );
+        assert_eq!(
+            credentials(&headers(&[("authorization", "Bearer tok")])),
+            Some(Credentials::Token("tok".into()))
+        );
+    }
+
+    #[test]
+    fn unreadable_credentials_are_none() {
+        for h in [
+            headers(&[]),
+            headers(&[("x-api-key", "  ")]),
+            headers(&[("authorization", "Basic !!!")]),
+            headers(&[("authorization", &basic(":pw"))]),
+            headers(&[("authorization", "Digest x")]),
+            headers(&[("authorization", "Basic")]),
+        ] {
+            assert_eq!(credentials(&h), None);
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let t = format!("{:?}", Credentials::Token("sekrit".into()));
+        let b = format!(
+            "{:?}",
+            Credentials::Basic {
+                user: "u".into(),
+                password: "sekrit".into()
+            }
+        );
+        assert!(!t.contains("sekrit") && !b.contains("sekrit"));
+    }
+}

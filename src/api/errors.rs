@@ -1,0 +1,321 @@
+//! The one error type of the HTTP API, and the one place that turns an error
+//! into a status, headers and an `<errors>` body. A client never sees SQL, a
+//! path or a backtrace: causes of 500s and 503s go to the log only.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::format::Format;
+use crate::xml::{XmlError, XmlWriter};
+
+/// Seconds a client is asked to wait after a 503.
+pub const RETRY_AFTER_SECS: u32 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("bad request")]
+    BadRequest(Vec<String>),
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("forbidden")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("not acceptable")]
+    NotAcceptable(String),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType(String),
+    #[error("unprocessable")]
+    Unprocessable(Vec<String>),
+    #[error("service unavailable")]
+    Unavailable,
+    /// The cause has been logged where it happened.
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::BadRequest(vec![message.into()])
+    }
+
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        ApiError::Unprocessable(vec![message.into()])
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::NotFound(message.into())
+    }
+
+    /// The plain words shown to the client, one per problem.
+    pub fn messages(&self) -> Vec<String> {
+        match self {
+            ApiError::BadRequest(m) | ApiError::Unprocessable(m) => m.clone(),
+            ApiError::Unauthorized => vec![
+                "Sign in: send your API token as X-API-KEY, or use HTTP Basic with the token (or your login and password).".into(),
+            ],
+            ApiError::Forbidden(m)
+            | ApiError::NotFound(m)
+            | ApiError::NotAcceptable(m)
+            | ApiError::UnsupportedMediaType(m) => vec![m.clone()],
+            ApiError::MethodNotAllowed { allow } => {
+                vec![format!("This resource only allows {allow}.")]
+            }
+            ApiError::PayloadTooLarge => vec![format!(
+                "The request body is larger than {} KiB.",
+                super::body::MAX_BODY_BYTES / 1024
+            )],
+            ApiError::Unavailable => {
+                vec!["The database is unavailable right now; try again in a moment.".into()]
+            }
+            ApiError::Internal => vec!["Something went wrong on the server; it has been logged.".into()],
+        }
+    }
+
+    /// The response in the client's format.
+    pub fn render(&self, format: Format) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"Syncd\""));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+            }
+            ApiError::Unavailable => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+            }
+            _ => {}
+        }
+        let messages = self.messages();
+        match format {
+            Format::Json => response
+                .content_type(Format::Json.content_type())
+                .body(serde_json::json!({ "errors": messages }).to_string()),
+            _ => response
+                .content_type(Format::Xml.content_type())
+                .body(errors_xml(&messages)),
+        }
+    }
+}
+
+/// `<errors><error>...</error></errors>`
+pub fn errors_xml(messages: &[String]) -> Vec<u8> {
+    let mut w = XmlWriter::new();
+    w.declaration();
+    w.start("errors");
+    for m in messages {
+        w.string("error", m);
+    }
+    w.end("errors");
+    w.finish()
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// XML; the format middleware re-renders for JSON clients.
+    fn error_response(&self) -> HttpResponse {
+        self.render(Format::Xml)
+    }
+}
+
+impl From<XmlError> for ApiError {
+    fn from(e: XmlError) -> Self {
+        ApiError::bad_request(e.to_string())
+    }
+}
+
+impl From<DieselError> for ApiError {
+    fn from(e: DieselError) -> Self {
+        if is_unavailable(&e) {
+            log::warn!("database unavailable: {e}");
+            return ApiError::Unavailable;
+        }
+        match e {
+            DieselError::NotFound => ApiError::not_found("Not found."),
+            other => {
+                log::error!("database error: {other}");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for ApiError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        log::warn!("no database connection: {e}");
+        ApiError::Unavailable
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(_: actix_web::error::BlockingError) -> Self {
+        log::error!("the blocking thread pool is gone");
+        ApiError::Internal
+    }
+}
+
+/// Errors that mean "the database cannot be reached or used right now", as
+/// opposed to a bug: they answer 503 and the server recovers by itself.
+fn is_unavailable(e: &DieselError) -> bool {
+    match e {
+        DieselError::BrokenTransactionManager => true,
+        DieselError::DatabaseError(kind, info) => {
+            if matches!(
+                kind,
+                DatabaseErrorKind::ClosedConnection
+                    | DatabaseErrorKind::UnableToSendCommand
+                    | DatabaseErrorKind::ReadOnlyTransaction
+            ) {
+                return true;
+            }
+            let message = info.message().to_ascii_lowercase();
+            [
+                "database is locked",
+                "database table is locked",
+                "readonly database",
+                "disk i/o error",
+                "unable to open database",
+                "database or disk is full",
+                "server closed the connection",
+                "terminating connection",
+                "connection to server",
+                "no connection to the server",
+                "the database system is",
+            ]
+            .iter()
+            .any(|needle| message.contains(needle))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    async fn body_of(e: ApiError, format: Format) -> (StatusCode, String, HttpResponse<()>) {
+        let resp = e.render(format);
+        let status = resp.status();
+        let (head, body) = resp.into_parts();
+        let bytes = to_bytes(body).await.unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap(), head)
+    }
+
+    #[actix_web::test]
+    async fn every_variant_has_its_status_and_an_errors_body() {
+        let cases = [
+            (ApiError::bad_request("x"), 400),
+            (ApiError::Unauthorized, 401),
+            (ApiError::Forbidden("f".into()), 403),
+            (ApiError::not_found("n"), 404),
+            (ApiError::MethodNotAllowed { allow: "GET" }, 405),
+            (ApiError::NotAcceptable("a".into()), 406),
+            (ApiError::PayloadTooLarge, 413),
+            (ApiError::UnsupportedMediaType("u".into()), 415),
+            (ApiError::unprocessable("p"), 422),
+            (ApiError::Unavailable, 503),
+            (ApiError::Internal, 500),
+        ];
+        for (err, status) in cases {
+            let (got, body, _) = body_of(err, Format::Xml).await;
+            assert_eq!(got.as_u16(), status);
+            assert!(
+                body.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<errors>\n  <error>"),
+                "{body}"
+            );
+            assert!(body.ends_with("</errors>\n"));
+        }
+    }
+
+    #[actix_web::test]
+    async fn headers_that_go_with_the_status() {
+        let (_, _, r) = body_of(ApiError::Unauthorized, Format::Xml).await;
+        assert_eq!(
+            r.headers().get("www-authenticate").unwrap(),
+            "Basic realm=\"Syncd\""
+        );
+        let (_, _, r) = body_of(
+            ApiError::MethodNotAllowed {
+                allow: "GET, DELETE",
+            },
+            Format::Xml,
+        )
+        .await;
+        assert_eq!(r.headers().get("allow").unwrap(), "GET, DELETE");
+        let (_, _, r) = body_of(ApiError::Unavailable, Format::Xml).await;
+        assert_eq!(r.headers().get("retry-after").unwrap(), "2");
+    }
+
+    #[actix_web::test]
+    async fn json_errors_are_an_array_of_messages() {
+        let (_, body, r) = body_of(ApiError::unprocessable("Nope."), Format::Json).await;
+        assert_eq!(body, r#"{"errors":["Nope."]}"#);
+        assert_eq!(
+            r.headers().get("content-type").unwrap(),
+            "application/json; charset=utf-8"
+        );
+    }
+
+    #[test]
+    fn database_errors_map_to_503_or_500_never_leaking_text() {
+        struct Info(&'static str);
+        impl diesel::result::DatabaseErrorInformation for Info {
+            fn message(&self) -> &str {
+                self.0
+            }
+            fn details(&self) -> Option<&str> {
+                None
+            }
+            fn hint(&self) -> Option<&str> {
+                None
+            }
+            fn table_name(&self) -> Option<&str> {
+                None
+            }
+            fn column_name(&self) -> Option<&str> {
+                None
+            }
+            fn constraint_name(&self) -> Option<&str> {
+                None
+            }
+            fn statement_position(&self) -> Option<i32> {
+                None
+            }
+        }
+        let locked = DieselError::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(Info("database is locked")),
+        );
+        assert!(matches!(ApiError::from(locked), ApiError::Unavailable));
+        let syntax = DieselError::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(Info("near \"SELEC\": syntax error")),
+        );
+        let err = ApiError::from(syntax);
+        assert!(matches!(err, ApiError::Internal));
+        assert!(!err.messages().concat().contains("SELEC"));
+    }
+}

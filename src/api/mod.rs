@@ -1,0 +1,37 @@
+//! The HTTP API: handlers, authentication, formats and errors.
+
+pub mod auth;
+pub mod body;
+pub mod errors;
+pub mod format;
+pub mod memberships;
+pub mod params;
+pub mod render;
+pub mod users;
+
+use actix_web::web;
+
+use crate::credentials::PasswordCache;
+use crate::db::{DbConnection, DbPool};
+use errors::ApiError;
+
+/// What every handler shares.
+pub struct AppState {
+    pub pool: DbPool,
+    pub passwords: PasswordCache,
+}
+
+/// Runs Diesel work on the blocking thread pool, off the async workers, with
+/// a pooled connection taken inside the closure.
+pub async fn run_db<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+{
+    let pool = state.pool.clone();
+    web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await?
+}

@@ -1,0 +1,73 @@
+//! Path and query parameters of API requests, parsed into [`crate::domain`]
+//! types; every problem is a 400 with its own message.
+
+use actix_web::HttpRequest;
+
+use super::errors::ApiError;
+use crate::domain::{Include, Range, parse_id};
+
+/// At most this many query parameters are looked at.
+pub const MAX_QUERY_PARAMS: usize = 64;
+
+fn pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| ApiError::bad_request("The query string could not be read."))?;
+    if pairs.len() > MAX_QUERY_PARAMS {
+        return Err(ApiError::bad_request(format!(
+            "The query string has more than {MAX_QUERY_PARAMS} parameters."
+        )));
+    }
+    Ok(pairs)
+}
+
+fn parse_include(pairs: &[(String, String)]) -> Result<Include, String> {
+    Include::parse(
+        pairs
+            .iter()
+            .filter(|(k, _)| k == "include")
+            .map(|(_, v)| v.as_str()),
+    )
+}
+
+fn last<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `include` of a request for one record.
+pub fn include(req: &HttpRequest) -> Result<Include, ApiError> {
+    parse_include(&pairs(req)?).map_err(ApiError::bad_request)
+}
+
+/// `include`, `start` and `end` of a request for a list.
+pub fn list(req: &HttpRequest) -> Result<(Include, Range), ApiError> {
+    let pairs = pairs(req)?;
+    let mut problems = Vec::new();
+    let include = parse_include(&pairs).unwrap_or_else(|m| {
+        problems.push(m);
+        Include::default()
+    });
+    let range = Range::parse(last(&pairs, "start"), last(&pairs, "end")).unwrap_or_else(|m| {
+        problems.extend(m);
+        Range::default()
+    });
+    if problems.is_empty() {
+        Ok((include, range))
+    } else {
+        Err(ApiError::BadRequest(problems))
+    }
+}
+
+/// An id from the path; 400 when it is not a positive integer.
+pub fn path_id(req: &HttpRequest, name: &str) -> Result<i64, ApiError> {
+    let text = req.match_info().get(name).unwrap_or("");
+    parse_id(text).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "The id in the path must be a positive integer, not \"{}\".",
+            text.chars().take(40).collect::<String>()
+        ))
+    })
+}

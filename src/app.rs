@@ -1,0 +1,191 @@
+//! The HTTP server: the route table, middleware, and starting and stopping.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::{Server, Service, ServiceResponse};
+use actix_web::middleware::Logger;
+use actix_web::{App, HttpMessage, HttpServer, Route, web};
+
+use crate::api::errors::ApiError;
+use crate::api::format::{self, Format};
+use crate::api::{AppState, memberships, users};
+
+/// The access log line: address, request line, status, bytes, time. Never a
+/// header, so never a token or a password.
+const ACCESS_LOG_FORMAT: &str = r#"%a "%r" %s %b %Dms"#;
+
+/// A server bound to its port, ready to run.
+pub struct Application {
+    server: Server,
+    port: u16,
+}
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub workers: usize,
+    /// How long a graceful stop waits for requests in flight.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Application {
+    /// Builds the server on an already bound listener (port 0 in tests).
+    pub fn build(
+        listener: TcpListener,
+        state: AppState,
+        settings: &ServerSettings,
+    ) -> std::io::Result<Application> {
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(state);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .configure(routes)
+                .default_service(web::to(not_found))
+                .wrap_fn(|mut req, srv| {
+                    // Formats come from the extension; the router sees the
+                    // path without it.
+                    let requested = format::strip_extension(&mut req);
+                    let error_format = requested.error_format();
+                    req.extensions_mut().insert(requested);
+                    let fut = srv.call(req);
+                    async move { fut.await.map(|res| rerender_error(res, error_format)) }
+                })
+                .wrap(Logger::new(ACCESS_LOG_FORMAT))
+        })
+        .workers(settings.workers.max(1))
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        // Signals are ours: SIGINT must be as graceful as SIGTERM.
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        Ok(Application { server, port })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Runs until stopped; SIGTERM and Ctrl-C finish the requests in flight
+    /// first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        actix_rt::spawn(async move {
+            wait_for_shutdown_signal().await;
+            log::info!("stopping: finishing requests in flight");
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+
+    /// Runs until stopped by the handle (tests).
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn wait_for_shutdown_signal() {
+    use actix_rt::signal::unix::{SignalKind, signal};
+    let ctrl_c = Box::pin(actix_rt::signal::ctrl_c());
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            let term = Box::pin(async move { term.recv().await });
+            futures_util::future::select(ctrl_c, term).await;
+        }
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
+    }
+}
+
+/// Errors were rendered as XML; a JSON client gets them again as JSON.
+fn rerender_error<B>(
+    res: ServiceResponse<B>,
+    format: Format,
+) -> ServiceResponse<actix_web::body::EitherBody<B>> {
+    if format == Format::Json {
+        if let Some(err) = res
+            .response()
+            .error()
+            .and_then(|e| e.as_error::<ApiError>())
+        {
+            let json = err.render(Format::Json);
+            return res.into_response(json).map_into_right_body();
+        }
+    }
+    res.map_into_left_body()
+}
+
+/// The route table. Every resource answers a wrong method with 405 and
+/// `Allow`; `/user-groups/...` is an alias of `/user_groups/...`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    resource(
+        cfg,
+        "/user-group-memberships",
+        "GET, POST",
+        vec![
+            web::get().to(memberships::list),
+            web::post().to(memberships::create),
+        ],
+    );
+    resource(
+        cfg,
+        "/user-group-memberships/{id}",
+        "GET, DELETE",
+        vec![
+            web::get().to(memberships::show),
+            web::delete().to(memberships::delete),
+        ],
+    );
+    resource(
+        cfg,
+        "/users/{user_id}/user-group-memberships",
+        "GET, POST",
+        vec![
+            web::get().to(memberships::list_for_user),
+            web::post().to(memberships::create_for_user),
+        ],
+    );
+    for prefix in ["/user_groups", "/user-groups"] {
+        resource(
+            cfg,
+            &format!("{prefix}/{{user_group_id}}/user-group-memberships"),
+            "GET, POST",
+            vec![
+                web::get().to(memberships::list_for_user_group),
+                web::post().to(memberships::create_for_user_group),
+            ],
+        );
+    }
+    resource(cfg, "/me", "GET", vec![web::get().to(users::me)]);
+}
+
+fn resource(cfg: &mut web::ServiceConfig, path: &str, allow: &'static str, routes: Vec<Route>) {
+    let mut r = web::resource(path);
+    for route in routes {
+        r = r.route(route);
+    }
+    cfg.service(r.default_service(web::to(move || async move {
+        Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed { allow })
+    })));
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found(
+        "There is no such page; see docs/API.md for the routes.",
+    ))
+}

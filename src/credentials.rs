@@ -1,0 +1,172 @@
+//! Secrets: API tokens (random, stored as a SHA-256 digest) and passwords
+//! (argon2id). A token has 256 bits from the OS random source, so a fast
+//! digest is enough for it; passwords are guessable, so they get a slow hash,
+//! and a short-lived in-memory cache keeps a busy Basic-auth client from
+//! paying that slow hash on every request.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use sha2::{Digest, Sha256};
+
+/// Random bytes in a token (shown as twice as many hex digits).
+const TOKEN_BYTES: usize = 32;
+
+/// A new API token: 64 hex digits from the OS random source.
+pub fn generate_token() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    getrandom::fill(&mut bytes)?;
+    Ok(hex::encode(bytes))
+}
+
+/// What is stored for a token: its SHA-256, in hex.
+pub fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// An argon2id hash of a password, as a PHC string.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Checks a password against a stored hash. With no hash (an unknown login
+/// or a user without a password) it still does the same slow work, so the
+/// time taken does not tell whether the login exists.
+pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default());
+    let (hash, real) = match stored {
+        Some(h) => (h, true),
+        None => (dummy.as_str(), false),
+    };
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let ok = Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok();
+    ok && real
+}
+
+/// Remembers logins whose password was verified recently, as a keyed digest
+/// of login and password (never the password itself), so that repeated
+/// Basic-auth requests skip argon2. Entries expire; a wrong password never
+/// matches an entry.
+pub struct PasswordCache {
+    key: [u8; 32],
+    ttl: Duration,
+    max_entries: usize,
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+struct Entry {
+    fingerprint: [u8; 32],
+    user_id: i64,
+    expires: Instant,
+}
+
+impl PasswordCache {
+    pub fn new(ttl: Duration, max_entries: usize) -> Self {
+        let mut key = [0u8; 32];
+        // Without OS randomness the cache still works; its key is then only
+        // as secret as the process memory, which holds the entries anyway.
+        let _ = getrandom::fill(&mut key);
+        PasswordCache {
+            key,
+            ttl,
+            max_entries,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn fingerprint(&self, login: &str, password: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.key);
+        h.update((login.len() as u64).to_le_bytes());
+        h.update(login.as_bytes());
+        h.update(password.as_bytes());
+        h.finalize().into()
+    }
+
+    /// The user id for a login and password verified within the TTL.
+    pub fn lookup(&self, login: &str, password: &str) -> Option<i64> {
+        let fingerprint = self.fingerprint(login, password);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get(login)?;
+        if entry.expires <= Instant::now() {
+            entries.remove(login);
+            return None;
+        }
+        // Constant-time enough: both sides are keyed digests the caller
+        // cannot compute, so early exit leaks nothing useful.
+        (entry.fingerprint == fingerprint).then_some(entry.user_id)
+    }
+
+    pub fn remember(&self, login: &str, password: &str, user_id: i64) {
+        let fingerprint = self.fingerprint(login, password);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= self.max_entries {
+            let now = Instant::now();
+            entries.retain(|_, e| e.expires > now);
+            if entries.len() >= self.max_entries {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            login.to_string(),
+            Entry {
+                fingerprint,
+                user_id,
+                expires: Instant::now() + self.ttl,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_stored_as_digests() {
+        let a = generate_token().unwrap();
+        let b = generate_token().unwrap();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        let d = token_digest(&a);
+        assert_eq!(d.len(), 64);
+        assert_ne!(d, a);
+        assert_eq!(d, token_digest(&a));
+    }
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let h = hash_password("s3cret").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("s3cret", Some(&h)));
+        assert!(!verify_password("wrong", Some(&h)));
+        assert!(!verify_password("s3cret", None));
+        assert!(!verify_password("s3cret", Some("garbage")));
+    }
+
+    #[test]
+    fn cache_matches_only_the_same_login_and_password() {
+        let cache = PasswordCache::new(Duration::from_secs(60), 10);
+        cache.remember("alice", "pw", 7);
+        assert_eq!(cache.lookup("alice", "pw"), Some(7));
+        assert_eq!(cache.lookup("alice", "pw2"), None);
+        assert_eq!(cache.lookup("bob", "pw"), None);
+        let short = PasswordCache::new(Duration::from_millis(0), 10);
+        short.remember("alice", "pw", 7);
+        assert_eq!(short.lookup("alice", "pw"), None);
+    }
+}

@@ -1,0 +1,256 @@
+//! The database: which backend a URL names, the connection pool, the embedded
+//! migrations and per-connection settings. Everything above this module uses
+//! one connection type, [`DbConnection`], whichever backend is behind it.
+
+pub mod models;
+pub mod queries;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, R2D2Connection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, ConnectionError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// One connection to either backend; queries are written once against it.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+pub type DbPool = r2d2::Pool<Manager>;
+pub type PooledConnection = r2d2::PooledConnection<Manager>;
+
+/// The database a URL names, picked from its scheme (not by trying each
+/// backend in turn, which hides the real reason a connection failed).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A file path, or an in-memory database (`:memory:`).
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl std::fmt::Debug for Target {
+    // A PostgreSQL URL may hold a password: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Sqlite(path) => write!(f, "Sqlite({path:?})"),
+            Target::Postgres(_) => write!(f, "Postgres(..)"),
+        }
+    }
+}
+
+impl Target {
+    /// Reads `postgres://`, `postgresql://`, `sqlite://PATH`, `sqlite:PATH`,
+    /// `:memory:` or a plain path.
+    pub fn parse(url: &str) -> Result<Target, String> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err("the database URL is empty".into());
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Target::Postgres(url.to_string()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() {
+            return Err("the SQLite database URL names no file".into());
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            if scheme != "sqlite" {
+                return Err(format!(
+                    "unsupported database URL scheme '{scheme}': use postgres://, postgresql:// or sqlite://"
+                ));
+            }
+        }
+        Ok(Target::Sqlite(path.to_string()))
+    }
+
+    /// A short description for logs, never holding credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Sqlite(path) => format!("SQLite database {path}"),
+            Target::Postgres(url) => {
+                // Keep host, port and database name; drop the user and password.
+                let rest = url.split_once("://").map(|(_, r)| r).unwrap_or("");
+                let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+                let host = host.split('?').next().unwrap_or(host);
+                format!("PostgreSQL database {host}")
+            }
+        }
+    }
+
+    fn is_memory(&self) -> bool {
+        matches!(self, Target::Sqlite(p) if p == ":memory:")
+    }
+}
+
+/// Pool settings; the defaults suit a 2-core machine.
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    pub max_size: u32,
+    /// How long a request waits for a free connection before it answers 503.
+    pub connection_timeout: Duration,
+    /// How long SQLite waits on a locked database before it gives up.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_size: 8,
+            connection_timeout: Duration::from_millis(1500),
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Opens connections for r2d2, applying the per-connection settings.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    target: Target,
+    sqlite_busy_timeout: Duration,
+}
+
+impl Manager {
+    fn open(&self) -> Result<DbConnection, ConnectionError> {
+        match &self.target {
+            Target::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path)?;
+                // busy_timeout first: switching to WAL takes a lock, and a pool
+                // opening several connections at once would otherwise fail.
+                let pragmas = format!(
+                    "PRAGMA busy_timeout = {};
+                     PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;",
+                    self.sqlite_busy_timeout.as_millis()
+                );
+                conn.batch_execute(&pragmas)
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            Target::Postgres(url) => {
+                let mut conn = PgConnection::establish(url)?;
+                conn.batch_execute("SET TIME ZONE 'UTC'")
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Postgres(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        self.open().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Why the database could not be opened, in words for an operator.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}")]
+    BadUrl(String),
+    #[error("cannot open the {what}: {reason}")]
+    Connect { what: String, reason: String },
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(String),
+}
+
+/// Connects once (so a bad URL or a down server fails now, with its real
+/// reason), applies pending migrations, and builds the pool.
+pub fn open(url: &str, settings: &PoolSettings) -> Result<DbPool, OpenError> {
+    let target = Target::parse(url).map_err(OpenError::BadUrl)?;
+    let manager = Manager {
+        target: target.clone(),
+        sqlite_busy_timeout: settings.sqlite_busy_timeout,
+    };
+    let memory = target.is_memory();
+    let mut first = manager.open().map_err(|e| OpenError::Connect {
+        what: target.describe(),
+        reason: connection_error_words(&e),
+    })?;
+    if !memory {
+        run_migrations(&mut first)?;
+    }
+    drop(first);
+    let builder = r2d2::Pool::builder()
+        .connection_timeout(settings.connection_timeout)
+        // PostgreSQL connections die with the server; pinging them at check-out
+        // lets the pool replace them. SQLite files do not go away.
+        .test_on_check_out(matches!(target, Target::Postgres(_)));
+    if !memory {
+        return Ok(builder
+            .max_size(settings.max_size.max(1))
+            .build_unchecked(manager));
+    }
+    // `:memory:` lives as long as its one connection: keep exactly one, forever.
+    let pool = builder
+        .max_size(1)
+        .min_idle(Some(1))
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .build(manager)
+        .map_err(|e| OpenError::Connect {
+            what: target.describe(),
+            reason: e.to_string(),
+        })?;
+    let mut conn = pool.get().map_err(|e| OpenError::Connect {
+        what: target.describe(),
+        reason: e.to_string(),
+    })?;
+    run_migrations(&mut conn)?;
+    drop(conn);
+    Ok(pool)
+}
+
+fn connection_error_words(e: &ConnectionError) -> String {
+    match e {
+        ConnectionError::BadConnection(msg) | ConnectionError::InvalidConnectionUrl(msg) => {
+            msg.trim().to_string()
+        }
+        other => other.to_string().trim().to_string(),
+    }
+}
+
+/// Applies pending migrations, choosing the set for the connection's backend.
+pub fn run_migrations(conn: &mut DbConnection) -> Result<(), OpenError> {
+    let result = match conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| OpenError::Migrate(e.to_string()))
+}
+
+impl DbConnection {
+    fn ping(&mut self) -> diesel::QueryResult<()> {
+        self.batch_execute("SELECT 1")
+    }
+
+    fn is_broken(&mut self) -> bool {
+        match self {
+            DbConnection::Sqlite(c) => c.is_broken(),
+            DbConnection::Postgres(c) => c.is_broken(),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Memberships: id-ordered pages (offset once, then keyset), counts, create,
+//! delete.
+
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::models::{
+    MEMBERSHIP_COLUMNS, Membership, MembershipRow, USER_COLUMNS, USER_GROUP_COLUMNS, User,
+    UserGroup, now,
+};
+use crate::db::schema::{user_group_memberships as ugm, user_groups, users};
+
+use super::{is_foreign_key_violation, is_unique_violation};
+
+/// The message the contract gives for a second membership of the same pair.
+pub const DUPLICATE: &str = "Membership with this User and Group already exists.";
+
+/// Which memberships a list covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    User(i64),
+    UserGroup(i64),
+}
+
+/// One page of an id-ordered scan: the first page skips `offset` rows, later
+/// pages start after the last id seen (so deep pages stay cheap).
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub scope: Scope,
+    pub after_id: Option<i64>,
+    pub offset: i64,
+    pub limit: i64,
+    /// Load each membership's user and user group in the same query.
+    pub with_relations: bool,
+}
+
+/// Applies a page's filters to a boxed query over memberships (joined or not).
+macro_rules! apply_page {
+    ($query:expr, $page:expr) => {{
+        let page: &Page = $page;
+        let mut q = $query.order(ugm::id.asc()).limit(page.limit);
+        match page.scope {
+            Scope::All => {}
+            Scope::User(id) => q = q.filter(ugm::user_id.eq(id)),
+            Scope::UserGroup(id) => q = q.filter(ugm::user_group_id.eq(id)),
+        }
+        if let Some(after) = page.after_id {
+            q = q.filter(ugm::id.gt(after));
+        }
+        if page.offset > 0 {
+            q = q.offset(page.offset);
+        }
+        q
+    }};
+}
+
+/// Loads one page of memberships in id order.
+pub fn page(conn: &mut DbConnection, page: &Page) -> QueryResult<Vec<MembershipRow>> {
+    if page.with_relations {
+        let query = ugm::table
+            .inner_join(users::table)
+            .inner_join(user_groups::table)
+            .select((MEMBERSHIP_COLUMNS, USER_COLUMNS, USER_GROUP_COLUMNS))
+            .into_boxed();
+        let rows: Vec<(Membership, User, UserGroup)> = apply_page!(query, page).load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(membership, user, user_group)| MembershipRow {
+                membership,
+                user: Some(user),
+                user_group: Some(user_group),
+            })
+            .collect())
+    } else {
+        let query = ugm::table.select(MEMBERSHIP_COLUMNS).into_boxed();
+        let rows: Vec<Membership> = apply_page!(query, page).load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|membership| MembershipRow {
+                membership,
+                user: None,
+                user_group: None,
+            })
+            .collect())
+    }
+}
+
+/// One membership by id, with its relations when asked for.
+pub fn find(
+    conn: &mut DbConnection,
+    id: i64,
+    with_relations: bool,
+) -> QueryResult<Option<MembershipRow>> {
+    // A keyset page that starts just before `id` and holds one row.
+    let rows = page(
+        conn,
+        &Page {
+            scope: Scope::All,
+            after_id: Some(id - 1),
+            offset: 0,
+            limit: 1,
+            with_relations,
+        },
+    )?;
+    Ok(rows.into_iter().next().filter(|r| r.membership.id == id))
+}
+
+/// How many memberships a scope holds.
+pub fn count(conn: &mut DbConnection, scope: Scope) -> QueryResult<i64> {
+    let mut q = ugm::table.into_boxed();
+    match scope {
+        Scope::All => {}
+        Scope::User(id) => q = q.filter(ugm::user_id.eq(id)),
+        Scope::UserGroup(id) => q = q.filter(ugm::user_group_id.eq(id)),
+    }
+    q.count().get_result(conn)
+}
+
+/// Creates a membership, or says in plain words why it cannot exist.
+///
+/// Uniqueness is the database's unique index, not a check before the insert,
+/// so two concurrent creates of one pair give exactly one row.
+pub fn create(
+    conn: &mut DbConnection,
+    user_id: i64,
+    user_group_id: i64,
+) -> QueryResult<Result<Membership, Vec<String>>> {
+    let mut problems = Vec::new();
+    if !super::users::exists(conn, user_id)? {
+        problems.push(format!("User {user_id} does not exist."));
+    }
+    if !super::user_groups::exists(conn, user_group_id)? {
+        problems.push(format!("User group {user_group_id} does not exist."));
+    }
+    if !problems.is_empty() {
+        return Ok(Err(problems));
+    }
+    let at = now();
+    let inserted = diesel::insert_into(ugm::table)
+        .values((
+            ugm::user_id.eq(user_id),
+            ugm::user_group_id.eq(user_group_id),
+            ugm::created_at.eq(at),
+            ugm::updated_at.eq(at),
+        ))
+        .returning(MEMBERSHIP_COLUMNS)
+        .get_result::<Membership>(conn);
+    match inserted {
+        Ok(m) => Ok(Ok(m)),
+        Err(e) if is_unique_violation(&e) => Ok(Err(vec![DUPLICATE.to_string()])),
+        // Deleted between the check and the insert.
+        Err(e) if is_foreign_key_violation(&e) => Ok(Err(vec![
+            "The user or the user group was deleted meanwhile.".to_string(),
+        ])),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes a membership; false when there was none.
+pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
+    let n = diesel::delete(ugm::table.filter(ugm::id.eq(id))).execute(conn)?;
+    Ok(n > 0)
+}

@@ -1,0 +1,224 @@
+//! Query parameters parsed once into valid types: `include` and the
+//! `start`/`end` range of a list.
+
+/// The extra data a response carries (`include=users,user_groups,timestamps`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Include {
+    pub users: bool,
+    pub user_groups: bool,
+    pub timestamps: bool,
+}
+
+/// At most this many names in `include` (all of them, repeats counted).
+pub const MAX_INCLUDE_NAMES: usize = 32;
+
+impl Include {
+    /// Adds up every `include=` value: comma-separated names, spaces around
+    /// commas tolerated, in any order.
+    pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Include, String> {
+        let mut include = Include::default();
+        let mut seen = 0;
+        for value in values {
+            for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                seen += 1;
+                if seen > MAX_INCLUDE_NAMES {
+                    return Err(format!("include names at most {MAX_INCLUDE_NAMES} items."));
+                }
+                match name {
+                    "users" => include.users = true,
+                    "user_groups" | "user-groups" => include.user_groups = true,
+                    "timestamps" => include.timestamps = true,
+                    other => {
+                        return Err(format!(
+                            "include has an unknown name \"{}\": the valid names are users, user_groups and timestamps.",
+                            other.chars().take(40).collect::<String>()
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(include)
+    }
+
+    /// True when the response needs each membership's user or user group.
+    pub fn relations(&self) -> bool {
+        self.users || self.user_groups
+    }
+}
+
+/// `start` and `end`: 1-based, inclusive, over the id-ordered list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub start: i64,
+    pub end: Option<i64>,
+}
+
+impl Default for Range {
+    fn default() -> Self {
+        Range {
+            start: 1,
+            end: None,
+        }
+    }
+}
+
+/// Which part of a list of `total` items a range selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slice {
+    /// Items to skip.
+    pub offset: i64,
+    /// Items to return (0 for an empty slice).
+    pub count: i64,
+}
+
+impl Range {
+    /// Parses the last `start` and `end` values given; an empty value counts
+    /// as left out. Every problem is reported, one message each.
+    pub fn parse(start: Option<&str>, end: Option<&str>) -> Result<Range, Vec<String>> {
+        let mut problems = Vec::new();
+        let start = parse_position("start", start, &mut problems);
+        let end = parse_position("end", end, &mut problems);
+        let range = Range {
+            start: start.unwrap_or(1),
+            end,
+        };
+        if let Some(end) = range.end {
+            if problems.is_empty() && end < range.start {
+                problems.push(format!(
+                    "end ({end}) must not be less than start ({}).",
+                    range.start
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(range)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The part of a list of `total` items this range covers: cut short at the
+    /// end, empty when it starts past the end.
+    pub fn slice(&self, total: i64) -> Slice {
+        let offset = self.start - 1;
+        let last = self.end.map_or(total, |e| e.min(total));
+        Slice {
+            offset,
+            count: (last - offset).max(0),
+        }
+    }
+}
+
+fn parse_position(name: &str, value: Option<&str>, problems: &mut Vec<String>) -> Option<i64> {
+    let value = value?.trim();
+    if value.is_empty() {
+        return None;
+    }
+    match value.parse::<i64>() {
+        Ok(n) if n >= 1 => Some(n),
+        _ if value.bytes().all(|b| b.is_ascii_digit()) && value.bytes().any(|b| b != b'0') => {
+            problems.push(format!(
+                "{name} is too large: the largest value is {}.",
+                i64::MAX
+            ));
+            None
+        }
+        _ => {
+            problems.push(format!(
+                "{name} must be a positive integer (1, 2, 3, ...), not \"{}\".",
+                value.chars().take(40).collect::<String>()
+            ));
+            None
+        }
+    }
+}
+
+/// Parses an id from a path: a positive integer, or None.
+pub fn parse_id(text: &str) -> Option<i64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<i64>().ok().filter(|&n| n >= 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn include_adds_up_and_tolerates_spaces() {
+        let inc = Include::parse(["users , timestamps", "user-groups"]).unwrap();
+        assert_eq!(
+            inc,
+            Include {
+                users: true,
+                user_groups: true,
+                timestamps: true
+            }
+        );
+        assert_eq!(Include::parse(["", ","]).unwrap(), Include::default());
+        let err = Include::parse(["users,bogus"]).unwrap_err();
+        assert!(err.contains("\"bogus\"") && err.contains("users, user_groups and timestamps"));
+    }
+
+    #[test]
+    fn range_parses_and_slices() {
+        let r = Range::parse(Some("1"), Some("4")).unwrap();
+        assert_eq!(
+            r.slice(10),
+            Slice {
+                offset: 0,
+                count: 4
+            }
+        );
+        assert_eq!(
+            r.slice(2),
+            Slice {
+                offset: 0,
+                count: 2
+            }
+        );
+        let r = Range::parse(Some("3"), None).unwrap();
+        assert_eq!(
+            r.slice(10),
+            Slice {
+                offset: 2,
+                count: 8
+            }
+        );
+        let r = Range::parse(None, Some("2")).unwrap();
+        assert_eq!(
+            r.slice(10),
+            Slice {
+                offset: 0,
+                count: 2
+            }
+        );
+        let r = Range::parse(Some("11"), Some("20")).unwrap();
+        assert_eq!(r.slice(10).count, 0);
+        assert_eq!(Range::parse(Some(""), Some("")).unwrap(), Range::default());
+    }
+
+    #[test]
+    fn range_refuses_bad_values() {
+        for (start, end) in [
+            (Some("0"), None),
+            (Some("-1"), None),
+            (Some("abc"), None),
+            (None, Some("1.5")),
+            (Some("5"), Some("4")),
+            (Some("99999999999999999999"), None),
+        ] {
+            assert!(Range::parse(start, end).is_err(), "{start:?} {end:?}");
+        }
+        assert_eq!(Range::parse(Some("x"), Some("y")).unwrap_err().len(), 2);
+    }
+
+    #[test]
+    fn ids_are_positive_integers() {
+        assert_eq!(parse_id("7"), Some(7));
+        for bad in ["0", "-1", "+1", "1.0", "abc", "", "99999999999999999999"] {
+            assert_eq!(parse_id(bad), None, "{bad}");
+        }
+    }
+}

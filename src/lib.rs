@@ -1,0 +1,11 @@
+//! syncd: the Syncd user-group-membership API, Rails-style XML over HTTP, on
+//! SQLite or PostgreSQL. `src/main.rs` is a thin CLI over this crate, and the
+//! integration tests drive the same crate.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod credentials;
+pub mod db;
+pub mod domain;
+pub mod xml;

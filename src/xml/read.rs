@@ -1,0 +1,336 @@
+//! Reads a Rails-style record from a request body:
+//! `<root><field type="...">value</field>...</root>`.
+//!
+//! A DOCTYPE is refused outright and no entity other than the five predefined
+//! ones and character references is ever expanded, so entity bombs and
+//! external entities cannot do anything. Depth and element count are bounded.
+
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+
+/// Deeper nesting than this is refused (a record is two levels deep).
+pub const MAX_DEPTH: usize = 32;
+/// More elements than this is refused.
+pub const MAX_ELEMENTS: usize = 4096;
+
+/// One child of the record's root element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The name with underscores turned into dashes (`user_id` -> `user-id`).
+    pub name: String,
+    /// The trimmed text; `None` for `nil="true"`.
+    pub value: Option<String>,
+}
+
+/// Why a body was refused; each is a 400 with these words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum XmlError {
+    #[error("The request body is empty.")]
+    Empty,
+    #[error("The request body is not UTF-8.")]
+    NotUtf8,
+    #[error("The request body is not well-formed XML (near byte {0}).")]
+    Malformed(u64),
+    #[error("DOCTYPE and entity declarations are not allowed in request bodies.")]
+    Doctype,
+    #[error("The XML refers to the entity &{0}; which is not one of XML's predefined entities.")]
+    UnknownEntity(String),
+    #[error("The XML is nested more than {MAX_DEPTH} levels deep.")]
+    TooDeep,
+    #[error("The XML has more than {MAX_ELEMENTS} elements.")]
+    TooManyElements,
+    #[error("The XML root element must be <{expected}>, not <{found}>.")]
+    WrongRoot { expected: String, found: String },
+}
+
+/// Turns `user_group_id` into `user-group-id`: Rails clients send either.
+pub fn dasherize(name: &str) -> String {
+    name.replace('_', "-")
+}
+
+/// Reads the children of a record whose root is `root` (dashed form; the
+/// underscored form is accepted too). Unknown children are returned as well;
+/// the caller ignores what it does not know.
+pub fn read_record(body: &[u8], root: &str) -> Result<Vec<Field>, XmlError> {
+    let text = std::str::from_utf8(body).map_err(|_| XmlError::NotUtf8)?;
+    if text.trim().is_empty() {
+        return Err(XmlError::Empty);
+    }
+    let mut reader = Reader::from_str(text);
+    let mut fields = Vec::new();
+    let mut depth = 0usize;
+    let mut elements = 0usize;
+    let mut root_done = false;
+    // The child being read: its field and the text gathered so far.
+    let mut current: Option<(Field, String)> = None;
+
+    loop {
+        let position = reader.buffer_position();
+        let event = reader
+            .read_event()
+            .map_err(|_| XmlError::Malformed(position))?;
+        match event {
+            Event::DocType(_) => return Err(XmlError::Doctype),
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let is_empty = matches!(event, Event::Empty(_));
+                elements += 1;
+                if elements > MAX_ELEMENTS {
+                    return Err(XmlError::TooManyElements);
+                }
+                if root_done {
+                    return Err(XmlError::Malformed(position));
+                }
+                let name = dasherize(&element_name(e, position)?);
+                match depth {
+                    0 if name != root => {
+                        return Err(XmlError::WrongRoot {
+                            expected: root.to_string(),
+                            found: name,
+                        });
+                    }
+                    1 => {
+                        let nil = is_nil(e, position)?;
+                        let field = Field {
+                            name,
+                            value: if nil { None } else { Some(String::new()) },
+                        };
+                        if is_empty {
+                            fields.push(field);
+                        } else {
+                            current = Some((field, String::new()));
+                        }
+                    }
+                    _ => {}
+                }
+                if is_empty {
+                    if depth == 0 {
+                        root_done = true;
+                    }
+                } else {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Err(XmlError::TooDeep);
+                    }
+                }
+            }
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                match depth {
+                    0 => root_done = true,
+                    1 => {
+                        if let Some((mut field, text)) = current.take() {
+                            if field.value.is_some() {
+                                field.value = Some(text.trim().to_string());
+                            }
+                            fields.push(field);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::Text(ref t) => {
+                let content = t.xml10_content();
+                if depth == 0 {
+                    if !content.trim().is_empty() {
+                        return Err(XmlError::Malformed(position));
+                    }
+                } else if depth == 2 {
+                    if let Some((_, text)) = current.as_mut() {
+                        text.push_str(&content);
+                    }
+                }
+            }
+            Event::CData(ref c) => {
+                if depth == 0 {
+                    return Err(XmlError::Malformed(position));
+                }
+                if depth == 2 {
+                    if let Some((_, text)) = current.as_mut() {
+                        text.push_str(&c.xml10_content());
+                    }
+                }
+            }
+            Event::GeneralRef(ref r) => {
+                let resolved = match r.resolve_char_ref() {
+                    Ok(Some(c)) => c,
+                    Ok(None) => match predefined_entity(r) {
+                        Some(c) => c,
+                        None => return Err(XmlError::UnknownEntity(truncate(r, 40))),
+                    },
+                    Err(_) => return Err(XmlError::Malformed(position)),
+                };
+                if depth == 0 {
+                    return Err(XmlError::Malformed(position));
+                }
+                if depth == 2 {
+                    if let Some((_, text)) = current.as_mut() {
+                        text.push(resolved);
+                    }
+                }
+            }
+            Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if !root_done || depth != 0 {
+        return Err(XmlError::Malformed(reader.buffer_position()));
+    }
+    Ok(fields)
+}
+
+fn element_name(e: &BytesStart<'_>, position: u64) -> Result<String, XmlError> {
+    let _ = position;
+    Ok(e.name().as_ref().to_string())
+}
+
+/// True when the element carries `nil="true"`.
+fn is_nil(e: &BytesStart<'_>, position: u64) -> Result<bool, XmlError> {
+    for attr in e.attributes() {
+        let attr = attr.map_err(|_| XmlError::Malformed(position))?;
+        if attr.key.as_ref() == "nil" {
+            let value = attr
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|_| XmlError::Malformed(position))?;
+            return Ok(value.trim() == "true");
+        }
+    }
+    Ok(false)
+}
+
+fn predefined_entity(name: &str) -> Option<char> {
+    match name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => None,
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(body: &str) -> Result<Vec<Field>, XmlError> {
+        read_record(body.as_bytes(), "user-group-membership")
+    }
+
+    fn value(fields: &[Field], name: &str) -> Option<Option<String>> {
+        fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.value.clone())
+    }
+
+    #[test]
+    fn reads_an_active_resource_body() {
+        let fields = read(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<user-group-membership>
+  <user-id type="integer">25</user-id>
+  <user-group-id type="integer">14</user-group-id>
+</user-group-membership>"#,
+        )
+        .unwrap();
+        assert_eq!(value(&fields, "user-id"), Some(Some("25".into())));
+        assert_eq!(value(&fields, "user-group-id"), Some(Some("14".into())));
+    }
+
+    #[test]
+    fn accepts_underscored_names_and_no_declaration() {
+        let fields =
+            read("<user_group_membership><user_id> 3 </user_id></user_group_membership>").unwrap();
+        assert_eq!(value(&fields, "user-id"), Some(Some("3".into())));
+    }
+
+    #[test]
+    fn joins_text_split_around_references() {
+        let fields = read(
+            "<user-group-membership><name> Tom &amp; Jerry&#33; </name></user-group-membership>",
+        )
+        .unwrap();
+        assert_eq!(value(&fields, "name"), Some(Some("Tom & Jerry!".into())));
+    }
+
+    #[test]
+    fn nil_and_empty_elements() {
+        let fields = read(
+            r#"<user-group-membership><user-id nil="true"/><user-group-id></user-group-id><x/></user-group-membership>"#,
+        )
+        .unwrap();
+        assert_eq!(value(&fields, "user-id"), Some(None));
+        assert_eq!(value(&fields, "user-group-id"), Some(Some(String::new())));
+    }
+
+    #[test]
+    fn nested_unknown_elements_are_skipped() {
+        let fields = read(
+            "<user-group-membership><extra><deep>1</deep></extra><user-id>2</user-id></user-group-membership>",
+        )
+        .unwrap();
+        assert_eq!(value(&fields, "user-id"), Some(Some("2".into())));
+    }
+
+    #[test]
+    fn refuses_doctype_and_unknown_entities() {
+        let bomb = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>
+<user-group-membership><user-id>&lol2;</user-id></user-group-membership>"#;
+        assert_eq!(read(bomb), Err(XmlError::Doctype));
+        assert_eq!(
+            read("<user-group-membership><user-id>&xxe;</user-id></user-group-membership>"),
+            Err(XmlError::UnknownEntity("xxe".into()))
+        );
+    }
+
+    #[test]
+    fn refuses_malformed_bodies() {
+        for body in [
+            "<user-group-membership>",
+            "<user-group-membership></other>",
+            "<user-group-membership/><user-group-membership/>",
+            "text<user-group-membership/>",
+            "<user-group-membership><a></user-group-membership>",
+            "<user-group-membership><user-id>&#0;</user-id></user-group-membership>",
+        ] {
+            assert!(
+                matches!(read(body), Err(XmlError::Malformed(_))),
+                "{body} gave {:?}",
+                read(body)
+            );
+        }
+        assert_eq!(read("  "), Err(XmlError::Empty));
+        assert_eq!(read_record(b"<a>\xff</a>", "a"), Err(XmlError::NotUtf8));
+    }
+
+    #[test]
+    fn refuses_the_wrong_root() {
+        assert_eq!(
+            read("<user><id>1</id></user>"),
+            Err(XmlError::WrongRoot {
+                expected: "user-group-membership".into(),
+                found: "user".into()
+            })
+        );
+    }
+
+    #[test]
+    fn bounds_depth_and_element_count() {
+        let deep = format!(
+            "<user-group-membership>{}{}</user-group-membership>",
+            "<a>".repeat(40),
+            "</a>".repeat(40)
+        );
+        assert_eq!(read(&deep), Err(XmlError::TooDeep));
+        let many = format!(
+            "<user-group-membership>{}</user-group-membership>",
+            "<a/>".repeat(MAX_ELEMENTS + 1)
+        );
+        assert_eq!(read(&many), Err(XmlError::TooManyElements));
+    }
+}
