@@ -1,0 +1,276 @@
+//! The CLI as a script uses it: exact stdout, errors on stderr, exit codes.
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use crate::helpers::{Daemon, syncd_command};
+
+fn fresh_url() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("cli.sqlite3").display());
+    (dir, url)
+}
+
+fn syncd(url: &str, args: &[&str]) -> Output {
+    syncd_command(url)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn users_create_prints_id_and_token_on_one_line_and_the_token_works() {
+    let (_dir, url) = fresh_url();
+    let out = syncd(
+        &url,
+        &[
+            "users",
+            "create",
+            "alice",
+            "--name",
+            "Alice Liddell",
+            "--email",
+            "alice@example.com",
+            "--manager",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = stdout(&out);
+    assert!(
+        line.ends_with('\n') && line.lines().count() == 1,
+        "{line:?}"
+    );
+    let (id, token) = line.trim_end().split_once(' ').unwrap();
+    assert_eq!(id, "1");
+    assert_eq!(token.len(), 64);
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert!(
+        !stderr(&out).contains(token),
+        "the token goes to stdout only"
+    );
+
+    let daemon = Daemon::start(&url);
+    let body = reqwest::blocking::Client::new()
+        .get(format!("{}/me.xml", daemon.address))
+        .header("X-API-KEY", token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(body.contains("<name>Alice Liddell</name>"), "{body}");
+    assert!(body.contains("<email-address>alice@example.com</email-address>"));
+    assert!(body.contains("<user-group-manager type=\"boolean\">true</user-group-manager>"));
+    // An existing user: no admin was created on first start.
+    assert!(!daemon.stderr().contains("'admin'"));
+}
+
+#[test]
+fn users_token_replaces_the_old_token() {
+    let (_dir, url) = fresh_url();
+    let out = syncd(&url, &["users", "create", "bob", "--manager"]);
+    let old = stdout(&out)
+        .trim_end()
+        .split_once(' ')
+        .unwrap()
+        .1
+        .to_string();
+    let out = syncd(&url, &["users", "token", "bob"]);
+    assert!(out.status.success());
+    let new = stdout(&out);
+    assert_eq!(new.lines().count(), 1);
+    let new = new.trim_end();
+    assert_eq!(new.len(), 64);
+    assert_ne!(new, old);
+
+    let daemon = Daemon::start(&url);
+    let client = reqwest::blocking::Client::new();
+    let status = |t: &str| {
+        client
+            .get(format!("{}/me.xml", daemon.address))
+            .header("X-API-KEY", t)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(status(new), 200);
+    assert_eq!(status(&old), 401);
+
+    let out = syncd(&url, &["users", "token", "nobody"]);
+    assert!(!out.status.success());
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out).trim().lines().count(), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("no user with login 'nobody'"));
+}
+
+#[test]
+fn password_from_stdin_signs_in_with_basic() {
+    let (_dir, url) = fresh_url();
+    let mut child = syncd_command(&url)
+        .args(["users", "create", "carol", "--manager", "--password-stdin"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"pa ss:word\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let daemon = Daemon::start(&url);
+    let client = reqwest::blocking::Client::new();
+    let r = client
+        .get(format!("{}/me.xml", daemon.address))
+        .basic_auth("carol", Some("pa ss:word"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = client
+        .get(format!("{}/me.xml", daemon.address))
+        .basic_auth("carol", Some("pa ss:wor"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+}
+
+#[test]
+fn lists_and_groups_print_one_line_per_record() {
+    let (_dir, url) = fresh_url();
+    syncd(
+        &url,
+        &[
+            "users",
+            "create",
+            "alice",
+            "--manager",
+            "--email",
+            "a@example.com",
+        ],
+    );
+    syncd(&url, &["users", "create", "bob", "--name", "Bob Builder"]);
+    let out = syncd(
+        &url,
+        &[
+            "groups",
+            "create",
+            "Editors",
+            "--description",
+            "People who edit",
+        ],
+    );
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "1\n");
+    assert_eq!(
+        stdout(&syncd(&url, &["groups", "create", "Readers"])),
+        "2\n"
+    );
+
+    assert_eq!(
+        stdout(&syncd(&url, &["users", "list"])),
+        "1\talice\tmanager\ta@example.com\talice\n2\tbob\t-\t-\tBob Builder\n"
+    );
+    assert_eq!(
+        stdout(&syncd(&url, &["groups", "list"])),
+        "1\tEditors\tPeople who edit\n2\tReaders\t\n"
+    );
+}
+
+#[test]
+fn errors_exit_non_zero_with_one_line() {
+    let (_dir, url) = fresh_url();
+    syncd(&url, &["users", "create", "alice"]);
+    syncd(&url, &["groups", "create", "Editors"]);
+    let cases: Vec<(String, Vec<&str>, &str)> = vec![
+        (
+            url.clone(),
+            vec!["users", "create", "alice"],
+            "already exists",
+        ),
+        (
+            url.clone(),
+            vec!["users", "create", "bad login"],
+            "invalid login",
+        ),
+        (url.clone(), vec!["users", "create", "x:y"], "invalid login"),
+        (
+            url.clone(),
+            vec!["groups", "create", "Editors"],
+            "already exists",
+        ),
+        (
+            url.clone(),
+            vec!["groups", "create", "  "],
+            "can't be blank",
+        ),
+        (
+            "mysql://localhost/db".into(),
+            vec!["users", "list"],
+            "unsupported database URL scheme 'mysql'",
+        ),
+        (
+            "postgres://nobody:hunter2@127.0.0.1:1/none".into(),
+            vec!["migrate"],
+            "cannot open the PostgreSQL database 127.0.0.1:1/none",
+        ),
+        (
+            "/nonexistent-dir/x/y.sqlite3".into(),
+            vec!["migrate"],
+            "cannot open the SQLite database",
+        ),
+    ];
+    for (url, args, needle) in cases {
+        let out = syncd(&url, &args);
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(stdout(&out), "", "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("syncd: error: "), "{err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(
+            !err.contains("hunter2"),
+            "a password in a URL is never printed"
+        );
+    }
+}
+
+#[test]
+fn migrate_is_idempotent() {
+    let (_dir, url) = fresh_url();
+    for _ in 0..2 {
+        let out = syncd(&url, &["migrate"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "");
+    }
+    assert!(syncd(&url, &["users", "list"]).status.success());
+}
+
+#[test]
+fn every_url_form_names_the_same_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("forms.sqlite3");
+    let p = path.display().to_string();
+    syncd(&p, &["users", "create", "alice"]);
+    for url in [format!("sqlite://{p}"), format!("sqlite:{p}"), p.clone()] {
+        assert!(
+            stdout(&syncd(&url, &["users", "list"])).contains("alice"),
+            "{url}"
+        );
+    }
+    let out = syncd(":memory:", &["users", "list"]);
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "");
+}

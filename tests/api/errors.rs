@@ -1,0 +1,109 @@
+//! 404 for unknown routes, 405 with Allow, 406 for other formats.
+
+use reqwest::Method;
+
+use crate::helpers::spawn_app;
+
+#[test]
+fn unknown_routes_are_404_with_an_errors_body() {
+    let app = spawn_app();
+    for path in [
+        "/",
+        "/nope.xml",
+        "/user-group-memberships/1/extra.xml",
+        "/users.xml/x",
+    ] {
+        let r = app.get(path);
+        assert_eq!(r.status, 404, "{path}");
+        assert_eq!(r.errors().len(), 1, "{path}");
+    }
+}
+
+#[test]
+fn a_wrong_method_is_405_with_allow() {
+    let app = spawn_app();
+    let (u, g) = (app.user("alice"), app.group("Editors"));
+    let id = app.add(u, g);
+    let cases = [
+        (
+            Method::PUT,
+            "/user-group-memberships.xml".to_string(),
+            "GET, POST",
+        ),
+        (
+            Method::DELETE,
+            "/user-group-memberships.xml".to_string(),
+            "GET, POST",
+        ),
+        (
+            Method::POST,
+            format!("/user-group-memberships/{id}.xml"),
+            "GET, DELETE",
+        ),
+        (
+            Method::PUT,
+            format!("/user-group-memberships/{id}.xml"),
+            "GET, DELETE",
+        ),
+        (
+            Method::DELETE,
+            format!("/users/{u}/user-group-memberships.xml"),
+            "GET, POST",
+        ),
+        (
+            Method::PATCH,
+            format!("/user_groups/{g}/user-group-memberships.xml"),
+            "GET, POST",
+        ),
+        (
+            Method::PUT,
+            format!("/user-groups/{g}/user-group-memberships.xml"),
+            "GET, POST",
+        ),
+        (Method::POST, "/me.xml".to_string(), "GET"),
+    ];
+    for (method, path, allow) in cases {
+        let r = app.send(app.request(method.clone(), &path));
+        assert_eq!(r.status, 405, "{method} {path}");
+        assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
+        assert_eq!(
+            r.errors(),
+            vec![format!("This resource only allows {allow}.")]
+        );
+    }
+    // Nothing was deleted.
+    assert_eq!(
+        app.get(&format!("/user-group-memberships/{id}.xml")).status,
+        200
+    );
+}
+
+#[test]
+fn formats_other_than_xml_are_406() {
+    let app = spawn_app();
+    let id = app.add(app.user("alice"), app.group("Editors"));
+    for ext in ["csv", "yaml", "html"] {
+        for path in [
+            format!("/user-group-memberships/{id}.{ext}"),
+            format!("/user-group-memberships.{ext}"),
+            format!("/me.{ext}"),
+        ] {
+            let r = app.get(&path);
+            assert_eq!(r.status, 406, "{path}");
+            assert!(!r.errors()[0].is_empty());
+        }
+    }
+    // A JSON client gets its error in JSON.
+    let r = app.get(&format!("/user-group-memberships/{id}.json"));
+    assert_eq!(r.status, 406);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    assert!(r.body.starts_with("{\"errors\":[\""), "{}", r.body);
+    // Upper-case extensions are the same formats.
+    assert_eq!(
+        app.get(&format!("/user-group-memberships/{id}.XML")).status,
+        200
+    );
+}

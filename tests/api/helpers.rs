@@ -1,0 +1,335 @@
+//! `spawn_app()`: the real server on a random port against a fresh database,
+//! and a client with a method per kind of request. Also `Daemon`, the real
+//! `syncd` binary in a child process, for the CLI, restart and log tests.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use diesel::RunQueryDsl;
+use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::header::HeaderMap;
+use syncd::api::AppState;
+use syncd::app::{Application, ServerSettings};
+use syncd::credentials::{PasswordCache, generate_token, hash_password, token_digest};
+use syncd::db::queries::{memberships, user_groups, users};
+use syncd::db::{self, DbPool, PoolSettings};
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    /// The token of the manager every request is sent as by default.
+    pub token: String,
+    pub pool: DbPool,
+    handle: actix_web::dev::ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The messages of an `<errors>` body, checking its shape on the way.
+    pub fn errors(&self) -> Vec<String> {
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/xml; charset=utf-8"),
+            "error bodies are XML: {self:?}"
+        );
+        assert!(
+            self.body
+                .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<errors>\n"),
+            "not an <errors> body: {}",
+            self.body
+        );
+        self.body
+            .lines()
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix("<error>")
+                    .and_then(|l| l.strip_suffix("</error>"))
+            })
+            .map(|m| {
+                m.replace("&quot;", "\"")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&amp;", "&")
+            })
+            .collect()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop at once; the server thread ends on its own.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// A fresh SQLite file in a temp directory, migrated.
+pub fn fresh_database() -> (tempfile::TempDir, String, DbPool) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("test.sqlite3").display());
+    let pool = db::open(&url, &PoolSettings::default()).expect("open the test database");
+    (dir, url, pool)
+}
+
+pub fn spawn_app() -> TestApp {
+    let (dir, _, pool) = fresh_database();
+    let (_, token) = insert_user(&pool, "manager", true, None);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
+    let port = listener.local_addr().unwrap().port();
+    let state = AppState {
+        pool: pool.clone(),
+        passwords: PasswordCache::new(Duration::from_secs(300), 1000),
+    };
+    let settings = ServerSettings {
+        workers: 2,
+        shutdown_timeout: Duration::from_secs(1),
+    };
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let app = Application::build(listener, state, &settings).expect("build the server");
+            tx.send(app.handle()).unwrap();
+            let _ = app.run().await;
+        })
+    });
+    let handle = rx.recv().expect("the server started");
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap(),
+        token,
+        pool,
+        handle,
+        _dir: dir,
+    }
+}
+
+/// Creates a user straight in the database; returns its id and token.
+pub fn insert_user(
+    pool: &DbPool,
+    login: &str,
+    manager: bool,
+    password: Option<&str>,
+) -> (i64, String) {
+    let token = generate_token().unwrap();
+    let digest = token_digest(&token);
+    let password_digest = password.map(|p| hash_password(p).unwrap());
+    let mut conn = pool.get().unwrap();
+    let user = users::create(
+        &mut conn,
+        &users::NewUser {
+            login,
+            name: &format!("{login} name"),
+            email_address: None,
+            user_group_manager: manager,
+            password_digest: password_digest.as_deref(),
+            token_digest: &digest,
+        },
+    )
+    .unwrap()
+    .unwrap();
+    (user.id, token)
+}
+
+/// Runs raw SQL on the test database (to pin timestamps for golden tests).
+pub fn execute_sql(pool: &DbPool, sql: &str) {
+    let mut conn = pool.get().unwrap();
+    diesel::sql_query(sql).execute(&mut *conn).unwrap();
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn send(&self, request: RequestBuilder) -> Resp {
+        let response = request.send().expect("the request was answered");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().expect("a UTF-8 body");
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A request signed with the manager's token.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("X-API-KEY", &self.token)
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        self.send(self.request(reqwest::Method::GET, path))
+    }
+
+    pub fn get_as(&self, token: &str, path: &str) -> Resp {
+        self.send(self.client.get(self.url(path)).header("X-API-KEY", token))
+    }
+
+    pub fn post_xml(&self, path: &str, body: &str) -> Resp {
+        self.send(
+            self.request(reqwest::Method::POST, path)
+                .header("Content-Type", "application/xml")
+                .body(body.to_string()),
+        )
+    }
+
+    pub fn delete(&self, path: &str) -> Resp {
+        self.send(self.request(reqwest::Method::DELETE, path))
+    }
+
+    pub fn user(&self, login: &str) -> i64 {
+        insert_user(&self.pool, login, false, None).0
+    }
+
+    pub fn group(&self, name: &str) -> i64 {
+        let mut conn = self.pool.get().unwrap();
+        user_groups::create(&mut conn, name, None)
+            .unwrap()
+            .unwrap()
+            .id
+    }
+
+    /// Creates a membership through the API and returns its id.
+    pub fn add(&self, user_id: i64, group_id: i64) -> i64 {
+        let r = self.post_xml(
+            "/user-group-memberships.xml",
+            &membership_xml(user_id, group_id),
+        );
+        assert_eq!(r.status, 201, "{r:?}");
+        id_of(&r.body)
+    }
+
+    /// Creates many memberships straight in the database (fast setup).
+    pub fn add_directly(&self, user_id: i64, group_id: i64) -> i64 {
+        let mut conn = self.pool.get().unwrap();
+        memberships::create(&mut conn, user_id, group_id)
+            .unwrap()
+            .unwrap()
+            .id
+    }
+}
+
+pub fn membership_xml(user_id: i64, group_id: i64) -> String {
+    format!(
+        "<user-group-membership><user-id>{user_id}</user-id><user-group-id>{group_id}</user-group-id></user-group-membership>"
+    )
+}
+
+/// The first `<id type="integer">` of a body.
+pub fn id_of(body: &str) -> i64 {
+    let start = body.find("<id type=\"integer\">").expect("an id") + 19;
+    let end = start + body[start..].find('<').unwrap();
+    body[start..end].parse().unwrap()
+}
+
+/// Every membership id in a list body, in order.
+pub fn ids_in_list(body: &str) -> Vec<i64> {
+    body.lines()
+        .filter(|l| l.starts_with("    <id type=\"integer\">"))
+        .map(|l| {
+            l.trim()
+                .trim_start_matches("<id type=\"integer\">")
+                .trim_end_matches("</id>")
+                .parse()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// The `syncd` binary, with its stderr collected.
+pub struct Daemon {
+    pub child: Child,
+    pub address: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+pub fn syncd_command(database_url: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_syncd"));
+    cmd.env("DATABASE_URL", database_url)
+        .env_remove("SYNCD_BIND")
+        .env("RUST_LOG", "debug");
+    cmd
+}
+
+impl Daemon {
+    /// Starts `syncd serve` on a random port and waits until it listens.
+    pub fn start(database_url: &str) -> Daemon {
+        let mut child = syncd_command(database_url)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start syncd");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let pipe = child.stderr.take().unwrap();
+        let collected = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.split("syncd listening on ").nth(1) {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+                let mut s = collected.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let address = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("syncd said where it listens");
+        Daemon {
+            child,
+            address,
+            stderr,
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends a signal and waits for the exit code.
+    pub fn signal_and_wait(mut self, signal: &str) -> i32 {
+        let pid = self.child.id().to_string();
+        let ok = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(ok.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "syncd did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

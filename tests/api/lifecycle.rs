@@ -1,0 +1,179 @@
+//! The binary's life: first start, graceful stops, restarts, and logs that
+//! never hold a secret.
+
+use base64::Engine;
+
+use crate::helpers::{Daemon, membership_xml};
+
+fn first_token(stderr: &str) -> String {
+    stderr
+        .split_whitespace()
+        .find(|w| w.len() == 64 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+        .expect("a token on stderr")
+        .to_string()
+}
+
+#[test]
+fn first_start_creates_admin_and_prints_a_working_curl_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("first.sqlite3").display());
+    let daemon = Daemon::start(&url);
+    let err = daemon.stderr();
+    let token = first_token(&err);
+    assert_eq!(
+        err.matches(&token).count(),
+        2,
+        "the token line and the curl line: {err}"
+    );
+    let curl = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("curl "))
+        .expect("a curl line")
+        .trim();
+    assert_eq!(
+        curl,
+        format!("curl -H 'X-API-KEY: {token}' {}/me.xml", daemon.address)
+    );
+    // Run the printed line as a person would paste it (.ci/run installs curl).
+    let out = std::process::Command::new("sh")
+        .args(["-c", curl])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "curl failed: {out:?}");
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(body.contains("<login>admin</login>"), "{body}");
+    assert!(body.contains("<user-group-manager type=\"boolean\">true</user-group-manager>"));
+    assert_eq!(daemon.signal_and_wait("-TERM"), 0);
+
+    let again = Daemon::start(&url);
+    assert!(!again.stderr().contains("'admin'"), "shown once only");
+    let r = reqwest::blocking::Client::new()
+        .get(format!("{}/me.xml", again.address))
+        .header("X-API-KEY", &token)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+#[test]
+fn data_survives_a_restart_and_both_signals_stop_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("restart.sqlite3").display());
+    let daemon = Daemon::start(&url);
+    let token = first_token(&daemon.stderr());
+    let out = crate::helpers::syncd_command(&url)
+        .args(["groups", "create", "Editors"])
+        .output()
+        .unwrap();
+    let group: i64 = String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let client = reqwest::blocking::Client::new();
+    let r = client
+        .post(format!("{}/user-group-memberships.xml", daemon.address))
+        .header("X-API-KEY", &token)
+        .header("Content-Type", "application/xml")
+        .body(membership_xml(1, group))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let before = client
+        .get(format!(
+            "{}/user-group-memberships.xml?include=timestamps",
+            daemon.address
+        ))
+        .header("X-API-KEY", &token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(daemon.signal_and_wait("-INT"), 0);
+
+    let daemon = Daemon::start(&url);
+    let after = client
+        .get(format!(
+            "{}/user-group-memberships.xml?include=timestamps",
+            daemon.address
+        ))
+        .header("X-API-KEY", &token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(after, before);
+    assert_eq!(daemon.signal_and_wait("-TERM"), 0);
+}
+
+#[test]
+fn no_token_digest_or_password_reaches_a_log_line_or_a_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("logs.sqlite3").display());
+    let out = crate::helpers::syncd_command(&url)
+        .args(["users", "create", "alice", "--manager", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"Sup3rSecretPw\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let line = String::from_utf8(out.stdout).unwrap();
+    let token = line.trim().split_once(' ').unwrap().1.to_string();
+    let digest = syncd::credentials::token_digest(&token);
+
+    let daemon = Daemon::start(&url);
+    let client = reqwest::blocking::Client::new();
+    let basic = |u: &str, p: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+        )
+    };
+    let requests = vec![
+        client
+            .get(format!("{}/me.xml", daemon.address))
+            .header("X-API-KEY", &token),
+        client
+            .get(format!("{}/me.xml?include=timestamps", daemon.address))
+            .header("Authorization", basic(&token, "X")),
+        client
+            .get(format!("{}/user-group-memberships.xml", daemon.address))
+            .header("Authorization", basic("alice", "Sup3rSecretPw")),
+        client
+            .get(format!("{}/user-group-memberships.xml", daemon.address))
+            .header("Authorization", basic("alice", "Sup3rSecretPwWrong")),
+        client
+            .get(format!("{}/me.xml", daemon.address))
+            .header("X-API-KEY", format!("{token}0")),
+        client
+            .post(format!("{}/user-group-memberships.xml", daemon.address))
+            .header("X-API-KEY", &token)
+            .header("Content-Type", "application/xml")
+            .body("<bad"),
+    ];
+    let mut bodies = String::new();
+    for request in requests {
+        let r = request.send().unwrap();
+        bodies.push_str(&format!("{:?}", r.headers()));
+        bodies.push_str(&r.text().unwrap());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let log = daemon.stderr();
+    assert!(
+        log.contains("\"GET /me.xml HTTP/1.1\" 200"),
+        "an access-log line per request: {log}"
+    );
+    assert!(log.contains("\"GET /user-group-memberships.xml HTTP/1.1\" 401"));
+    for secret in [token.as_str(), digest.as_str(), "Sup3rSecretPw", "argon2"] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+        assert!(!bodies.contains(secret), "{secret} in a response");
+    }
+    // The Basic header's base64 is a secret too.
+    assert!(
+        !log.contains(&base64::engine::general_purpose::STANDARD.encode("alice:Sup3rSecretPw"))
+    );
+}

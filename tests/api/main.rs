@@ -1,0 +1,13 @@
+//! Integration tests: the real server over real HTTP against a fresh database.
+
+mod auth;
+mod bodies;
+mod cli;
+mod create;
+mod delete;
+mod errors;
+mod golden;
+mod helpers;
+mod lifecycle;
+mod list;
+mod show;
