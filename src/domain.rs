@@ -114,8 +114,9 @@ fn parse_position(name: &str, value: Option<&str>, problems: &mut Vec<String>) -
     if value.is_empty() {
         return None;
     }
+    let digits = value.bytes().all(|b| b.is_ascii_digit());
     match value.parse::<i64>() {
-        Ok(n) if n >= 1 => Some(n),
+        Ok(n) if n >= 1 && digits => Some(n),
         _ if value.bytes().all(|b| b.is_ascii_digit()) && value.bytes().any(|b| b != b'0') => {
             problems.push(format!(
                 "{name} is too large: the largest value is {}.",
@@ -208,6 +209,7 @@ mod tests {
             (None, Some("1.5")),
             (Some("5"), Some("4")),
             (Some("99999999999999999999"), None),
+            (Some("+5"), None),
         ] {
             assert!(Range::parse(start, end).is_err(), "{start:?} {end:?}");
         }

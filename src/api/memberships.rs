@@ -54,6 +54,7 @@ pub async fn list_for_user(
     state: web::Data<AppState>,
     _: Manager,
 ) -> Result<HttpResponse, ApiError> {
+    api_format(&req)?;
     let user_id = params::path_id(&req, "user_id")?;
     list_scope(req, state, Scope::User(user_id)).await
 }
@@ -64,6 +65,7 @@ pub async fn list_for_user_group(
     state: web::Data<AppState>,
     _: Manager,
 ) -> Result<HttpResponse, ApiError> {
+    api_format(&req)?;
     let group_id = params::path_id(&req, "user_group_id")?;
     list_scope(req, state, Scope::UserGroup(group_id)).await
 }
@@ -223,6 +225,7 @@ pub async fn create_for_user(
     _: Manager,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    api_format(&req)?;
     let id = params::path_id(&req, "user_id")?;
     create_under(req, state, payload, Parent::User(id)).await
 }
@@ -235,6 +238,7 @@ pub async fn create_for_user_group(
     _: Manager,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    api_format(&req)?;
     let id = params::path_id(&req, "user_group_id")?;
     create_under(req, state, payload, Parent::UserGroup(id)).await
 }

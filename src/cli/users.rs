@@ -98,7 +98,7 @@ pub fn run(database: &DatabaseOptions, command: Command) -> anyhow::Result<()> {
                     u.id,
                     u.login,
                     if u.user_group_manager { "manager" } else { "-" },
-                    u.email_address.as_deref().unwrap_or("-"),
+                    one_line(u.email_address.as_deref().unwrap_or("-")),
                     one_line(&u.name)
                 );
             }

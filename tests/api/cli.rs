@@ -3,12 +3,12 @@
 use std::io::Write;
 use std::process::{Output, Stdio};
 
-use crate::helpers::{Daemon, syncd_command};
+use crate::helpers::{Daemon, TestDatabase, syncd_command};
 
-fn fresh_url() -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("cli.sqlite3").display());
-    (dir, url)
+fn fresh_url() -> (TestDatabase, String) {
+    let database = TestDatabase::new();
+    let url = database.url.clone();
+    (database, url)
 }
 
 fn syncd(url: &str, args: &[&str]) -> Output {

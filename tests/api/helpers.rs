@@ -25,7 +25,8 @@ pub struct TestApp {
     pub token: String,
     pub pool: DbPool,
     handle: actix_web::dev::ServerHandle,
-    _dir: tempfile::TempDir,
+    /// Dropped after the server: the database goes with the test.
+    _database: TestDatabase,
 }
 
 /// A response, read whole.
@@ -78,17 +79,107 @@ impl Drop for TestApp {
     }
 }
 
-/// A fresh SQLite file in a temp directory, migrated.
-pub fn fresh_database() -> (tempfile::TempDir, String, DbPool) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("test.sqlite3").display());
-    let pool = db::open(&url, &PoolSettings::default()).expect("open the test database");
-    (dir, url, pool)
+/// The backend the suite runs against: SQLite unless
+/// `SYNCD_TEST_DATABASE=postgres`, then the server at
+/// `SYNCD_TEST_POSTGRES_URL` (tests/run.sh starts a throwaway one).
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("SYNCD_TEST_DATABASE").as_deref() {
+        Ok("postgres") => Some(
+            std::env::var("SYNCD_TEST_POSTGRES_URL")
+                .expect("SYNCD_TEST_DATABASE=postgres needs SYNCD_TEST_POSTGRES_URL"),
+        ),
+        _ => None,
+    }
+}
+
+/// A fresh, empty database for one test: a SQLite file in a temp directory,
+/// or a new PostgreSQL database (dropped again when the guard goes).
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub fn new() -> TestDatabase {
+        match postgres_admin_url() {
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.sqlite3").display());
+                TestDatabase {
+                    url,
+                    _dir: Some(dir),
+                    postgres: None,
+                }
+            }
+            Some(admin) => {
+                static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let name = format!(
+                    "syncd_test_{}_{}_{}",
+                    std::process::id(),
+                    n,
+                    &generate_token().unwrap()[..8]
+                );
+                postgres_admin(&admin, &format!("CREATE DATABASE {name}"));
+                TestDatabase {
+                    url: with_database(&admin, &name),
+                    _dir: None,
+                    postgres: Some((admin, name)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.postgres {
+            postgres_admin(
+                admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
+    }
+}
+
+fn postgres_admin(admin_url: &str, sql: &str) {
+    use diesel::Connection;
+    let mut conn = diesel::pg::PgConnection::establish(admin_url)
+        .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL server: {e}"));
+    diesel::sql_query(sql).execute(&mut conn).expect(sql);
+}
+
+/// The same server URL with another database name.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, format!("?{q}")),
+        None => (rest, String::new()),
+    };
+    let authority = rest.split('/').next().unwrap();
+    format!("{scheme}://{authority}/{name}{query}")
 }
 
 pub fn spawn_app() -> TestApp {
-    let (dir, _, pool) = fresh_database();
+    spawn_app_with(PoolSettings::default())
+}
+
+/// `spawn_app` with other pool settings, on a fresh database.
+pub fn spawn_app_with(settings: PoolSettings) -> TestApp {
+    let database = TestDatabase::new();
+    let pool = db::open(&database.url, &settings).expect("open the test database");
+    spawn_app_on(database, pool)
+}
+
+/// The server on a given database and pool, with a new manager.
+pub fn spawn_app_on(database: TestDatabase, pool: DbPool) -> TestApp {
     let (_, token) = insert_user(&pool, "manager", true, None);
+    spawn_server(database, pool, token)
+}
+
+/// The server on a given database and pool, signing in with `token`.
+pub fn spawn_server(database: TestDatabase, pool: DbPool, token: String) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().unwrap().port();
     let state = AppState {
@@ -118,7 +209,7 @@ pub fn spawn_app() -> TestApp {
         token,
         pool,
         handle,
-        _dir: dir,
+        _database: database,
     }
 }
 

@@ -15,8 +15,8 @@ fn first_token(stderr: &str) -> String {
 
 #[test]
 fn first_start_creates_admin_and_prints_a_working_curl_line_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("first.sqlite3").display());
+    let database = crate::helpers::TestDatabase::new();
+    let url = database.url.clone();
     let daemon = Daemon::start(&url);
     let err = daemon.stderr();
     let token = first_token(&err);
@@ -57,8 +57,8 @@ fn first_start_creates_admin_and_prints_a_working_curl_line_once() {
 
 #[test]
 fn data_survives_a_restart_and_both_signals_stop_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("restart.sqlite3").display());
+    let database = crate::helpers::TestDatabase::new();
+    let url = database.url.clone();
     let daemon = Daemon::start(&url);
     let token = first_token(&daemon.stderr());
     let out = crate::helpers::syncd_command(&url)
@@ -108,8 +108,8 @@ fn data_survives_a_restart_and_both_signals_stop_cleanly() {
 
 #[test]
 fn no_token_digest_or_password_reaches_a_log_line_or_a_response() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("logs.sqlite3").display());
+    let database = crate::helpers::TestDatabase::new();
+    let url = database.url.clone();
     let out = crate::helpers::syncd_command(&url)
         .args(["users", "create", "alice", "--manager", "--password-stdin"])
         .stdin(std::process::Stdio::piped())

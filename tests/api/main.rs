@@ -10,4 +10,6 @@ mod golden;
 mod helpers;
 mod lifecycle;
 mod list;
+mod outage;
+mod pg_cluster;
 mod show;
