@@ -402,11 +402,8 @@ impl Daemon {
         self.stderr.lock().unwrap().clone()
     }
 
-    /// Sends a signal and waits for the exit code.
-    pub fn signal_and_wait(mut self, signal: &str) -> i32 {
-        let pid = self.child.id().to_string();
-        let ok = Command::new("kill").args([signal, &pid]).status().unwrap();
-        assert!(ok.success());
+    /// Waits for the process to exit (after a signal sent elsewhere).
+    pub fn signal_and_wait_exit(mut self) -> i32 {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -415,6 +412,14 @@ impl Daemon {
             assert!(Instant::now() < deadline, "syncd did not stop");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Sends a signal and waits for the exit code.
+    pub fn signal_and_wait(self, signal: &str) -> i32 {
+        let pid = self.child.id().to_string();
+        let ok = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(ok.success());
+        self.signal_and_wait_exit()
     }
 }
 

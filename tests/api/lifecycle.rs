@@ -177,3 +177,84 @@ fn no_token_digest_or_password_reaches_a_log_line_or_a_response() {
         !log.contains(&base64::engine::general_purpose::STANDARD.encode("alice:Sup3rSecretPw"))
     );
 }
+
+#[test]
+fn sigterm_finishes_a_request_in_flight_then_exits_0() {
+    use std::io::{Read, Write};
+    let database = crate::helpers::TestDatabase::new();
+    let url = database.url.clone();
+    // 20,000 memberships with every include: about 20 MB of XML, far more
+    // than the socket buffers hold, so the response is still being written
+    // when the signal arrives.
+    let token = {
+        let pool = syncd::db::open(&url, &Default::default()).unwrap();
+        let (_, token) = crate::helpers::insert_user(&pool, "manager", true, None);
+        let mut conn = pool.get().unwrap();
+        use diesel::Connection;
+        conn.transaction::<_, diesel::result::Error, _>(|c| {
+            let groups: Vec<i64> = (0..100)
+                .map(|i| {
+                    syncd::db::queries::user_groups::create(c, &format!("g{i}"), None)
+                        .unwrap()
+                        .unwrap()
+                        .id
+                })
+                .collect();
+            for u in 0..200 {
+                let user = syncd::db::queries::users::create(
+                    c,
+                    &syncd::db::queries::users::NewUser {
+                        login: &format!("u{u}"),
+                        name: "n",
+                        email_address: None,
+                        user_group_manager: false,
+                        password_digest: None,
+                        token_digest: &format!("digest{u}"),
+                    },
+                )?
+                .unwrap();
+                for &g in &groups {
+                    syncd::db::queries::memberships::create(c, user.id, g)?.unwrap();
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        token
+    };
+    let daemon = Daemon::start(&url);
+    let addr = daemon.address.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "GET /user-group-memberships.xml?include=users,user_groups,timestamps HTTP/1.1\r\nHost: {addr}\r\nX-API-KEY: {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    // Read only the first bytes, so the rest is still in flight.
+    let mut first = [0u8; 64];
+    stream.read_exact(&mut first).unwrap();
+    assert!(first.starts_with(b"HTTP/1.1 200"));
+    let pid = daemon.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    let body = String::from_utf8_lossy(&rest);
+    assert!(rest.len() > 5_000_000, "only {} bytes", rest.len());
+    assert_eq!(body.matches("<user-group-membership>").count(), 20_000);
+    assert!(
+        body.contains("</user-group-memberships>\n"),
+        "the document is complete"
+    );
+    assert!(
+        body.ends_with("0\r\n\r\n"),
+        "the chunked body ends properly"
+    );
+    assert_eq!(daemon.signal_and_wait_exit(), 0);
+}
