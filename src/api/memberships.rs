@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 
 use super::auth::Manager;
 use super::body::{self, MembershipInput, required_id};
@@ -153,8 +154,6 @@ async fn list_scope(
     Ok(response.streaming(body))
 }
 
-use futures_util::StreamExt;
-
 /// Where a streamed list has got to.
 struct ListStream {
     state: std::sync::Arc<AppState>,
@@ -200,14 +199,6 @@ async fn next_chunk(
     Some((Ok(bytes), Some(st)))
 }
 
-/// Which create route a request came by.
-#[derive(Clone, Copy)]
-enum Parent {
-    None,
-    User(i64),
-    UserGroup(i64),
-}
-
 /// `POST /user-group-memberships`
 pub async fn create(
     req: HttpRequest,
@@ -215,7 +206,7 @@ pub async fn create(
     _: Manager,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    create_under(req, state, payload, Parent::None).await
+    create_under(req, state, payload, Scope::All).await
 }
 
 /// `POST /users/{user_id}/user-group-memberships`: the body names the group.
@@ -227,7 +218,7 @@ pub async fn create_for_user(
 ) -> Result<HttpResponse, ApiError> {
     api_format(&req)?;
     let id = params::path_id(&req, "user_id")?;
-    create_under(req, state, payload, Parent::User(id)).await
+    create_under(req, state, payload, Scope::User(id)).await
 }
 
 /// `POST /user_groups/{user_group_id}/user-group-memberships`: the body names
@@ -240,7 +231,7 @@ pub async fn create_for_user_group(
 ) -> Result<HttpResponse, ApiError> {
     api_format(&req)?;
     let id = params::path_id(&req, "user_group_id")?;
-    create_under(req, state, payload, Parent::UserGroup(id)).await
+    create_under(req, state, payload, Scope::UserGroup(id)).await
 }
 
 /// An id taken from the path, unless the body names a different one.
@@ -261,7 +252,7 @@ async fn create_under(
     req: HttpRequest,
     state: web::Data<AppState>,
     payload: web::Payload,
-    parent: Parent,
+    parent: Scope,
 ) -> Result<HttpResponse, ApiError> {
     api_format(&req)?;
     let include = params::include(&req)?;
@@ -270,21 +261,17 @@ async fn create_under(
     let input = MembershipInput::parse(kind, &bytes)?;
 
     let user_id = match parent {
-        Parent::User(id) => id_from_path("user-id", id, input.user_id.as_deref()),
+        Scope::User(id) => id_from_path("user-id", id, input.user_id.as_deref()),
         _ => required_id("user-id", input.user_id.as_deref()),
     };
     let group_id = match parent {
-        Parent::UserGroup(id) => id_from_path("user-group-id", id, input.user_group_id.as_deref()),
+        Scope::UserGroup(id) => id_from_path("user-group-id", id, input.user_group_id.as_deref()),
         _ => required_id("user-group-id", input.user_group_id.as_deref()),
     };
 
     let row = run_db(&state, move |c| {
         // The parent in the path must exist (404) before the body is judged.
-        match parent {
-            Parent::None => {}
-            Parent::User(id) => check_parent(c, Scope::User(id))?,
-            Parent::UserGroup(id) => check_parent(c, Scope::UserGroup(id))?,
-        }
+        check_parent(c, parent)?;
         let (user_id, group_id) = match (user_id, group_id) {
             (Ok(u), Ok(g)) => (u, g),
             (u, g) => {
