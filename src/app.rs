@@ -130,48 +130,77 @@ fn rerender_error<B>(
     res.map_into_left_body()
 }
 
-/// The route table. Every resource answers a wrong method with 405 and
-/// `Allow`; `/user-groups/...` is an alias of `/user_groups/...`.
+/// The route table. Every resource answers HEAD wherever it answers GET, and
+/// a wrong method with 405 and `Allow`; `/user-groups/...` is an alias of
+/// `/user_groups/...`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    use crate::api::user_groups as groups;
     resource(
         cfg,
         "/user-group-memberships",
-        "GET, POST",
-        vec![
-            web::get().to(memberships::list),
-            web::post().to(memberships::create),
-        ],
+        "GET, HEAD, POST",
+        vec![read(memberships::list), web::post().to(memberships::create)],
     );
     resource(
         cfg,
         "/user-group-memberships/{id}",
-        "GET, DELETE",
+        "GET, HEAD, DELETE",
         vec![
-            web::get().to(memberships::show),
+            read(memberships::show),
             web::delete().to(memberships::delete),
         ],
     );
+    resource(cfg, "/users", "GET, HEAD", vec![read(users::list)]);
+    resource(cfg, "/users/{id}", "GET, HEAD", vec![read(users::show)]);
     resource(
         cfg,
         "/users/{user_id}/user-group-memberships",
-        "GET, POST",
+        "GET, HEAD, POST",
         vec![
-            web::get().to(memberships::list_for_user),
+            read(memberships::list_for_user),
             web::post().to(memberships::create_for_user),
         ],
     );
     for prefix in ["/user_groups", "/user-groups"] {
         resource(
             cfg,
-            &format!("{prefix}/{{user_group_id}}/user-group-memberships"),
-            "GET, POST",
+            prefix,
+            "GET, HEAD, POST",
+            vec![read(groups::list), web::post().to(groups::create)],
+        );
+        resource(
+            cfg,
+            &format!("{prefix}/{{id}}"),
+            "GET, HEAD, PUT, DELETE",
             vec![
-                web::get().to(memberships::list_for_user_group),
+                read(groups::show),
+                web::put().to(groups::update),
+                web::delete().to(groups::delete),
+            ],
+        );
+        resource(
+            cfg,
+            &format!("{prefix}/{{user_group_id}}/user-group-memberships"),
+            "GET, HEAD, POST",
+            vec![
+                read(memberships::list_for_user_group),
                 web::post().to(memberships::create_for_user_group),
             ],
         );
     }
-    resource(cfg, "/me", "GET", vec![web::get().to(users::me)]);
+    resource(cfg, "/me", "GET, HEAD", vec![read(users::me)]);
+}
+
+/// A route for GET and HEAD (actix sends no body for HEAD).
+fn read<F, Args>(handler: F) -> Route
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::route()
+        .guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
+        .to(handler)
 }
 
 fn resource(cfg: &mut web::ServiceConfig, path: &str, allow: &'static str, routes: Vec<Route>) {

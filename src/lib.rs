@@ -8,4 +8,5 @@ pub mod cli;
 pub mod credentials;
 pub mod db;
 pub mod domain;
+pub mod json;
 pub mod xml;

@@ -1,5 +1,5 @@
 //! Request bodies: the content type, a size limit applied before and while
-//! reading, and the record a body holds.
+//! reading, and the fields of the record a body holds, in XML or JSON.
 
 use actix_web::http::header;
 use actix_web::web::{self, Bytes, BytesMut};
@@ -7,7 +7,8 @@ use actix_web::{HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 
 use super::errors::ApiError;
-use crate::xml::read_record;
+use super::render::Name;
+use crate::xml::{dasherize, read_record};
 
 /// The largest body read, in every encoding.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -16,17 +17,19 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyKind {
     Xml,
+    Json,
 }
 
 /// The body's encoding from its `Content-Type`; 415 for anything else.
 pub fn body_kind(req: &HttpRequest) -> Result<BodyKind, ApiError> {
     match req.content_type().to_ascii_lowercase().as_str() {
         "application/xml" | "text/xml" => Ok(BodyKind::Xml),
+        "application/json" => Ok(BodyKind::Json),
         "" => Err(ApiError::UnsupportedMediaType(
-            "Say what the body is: send Content-Type: application/xml.".into(),
+            "Say what the body is: send Content-Type: application/xml or application/json.".into(),
         )),
         other => Err(ApiError::UnsupportedMediaType(format!(
-            "syncd does not read {} bodies: send application/xml.",
+            "syncd does not read {} bodies: send application/xml or application/json.",
             other.chars().take(60).collect::<String>()
         ))),
     }
@@ -43,8 +46,8 @@ pub async fn read(req: &HttpRequest, mut payload: web::Payload) -> Result<Bytes,
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return Err(ApiError::PayloadTooLarge);
     }
-    let mut body =
-        BytesMut::with_capacity(declared.unwrap_or(1024).min(MAX_BODY_BYTES as u64) as usize);
+    let capacity = declared.unwrap_or(1024).min(MAX_BODY_BYTES as u64) as usize;
+    let mut body = BytesMut::with_capacity(capacity);
     while let Some(chunk) = payload.next().await {
         let chunk =
             chunk.map_err(|_| ApiError::bad_request("The request body could not be read."))?;
@@ -56,30 +59,74 @@ pub async fn read(req: &HttpRequest, mut payload: web::Payload) -> Result<Bytes,
     Ok(body.freeze())
 }
 
-/// The raw values of a membership body, before validation. `None` means the
-/// field was absent or nil.
+/// The fields of a record body, names dasherized (`user_id` -> `user-id`).
+/// A value of `None` is an explicit nil or null; an absent field is absent.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct MembershipInput {
-    pub user_id: Option<String>,
-    pub user_group_id: Option<String>,
+pub struct Fields(Vec<(String, Option<String>)>);
+
+impl Fields {
+    /// The first of `names` present, if any: `Some(None)` for nil/null.
+    pub fn get(&self, names: &[&str]) -> Option<Option<&str>> {
+        names.iter().find_map(|n| {
+            self.0
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_deref())
+        })
+    }
 }
 
-impl MembershipInput {
-    pub fn parse(kind: BodyKind, body: &[u8]) -> Result<Self, ApiError> {
-        match kind {
-            BodyKind::Xml => {
-                let mut input = MembershipInput::default();
-                for field in read_record(body, "user-group-membership")? {
-                    match field.name.as_str() {
-                        "user-id" => input.user_id = field.value,
-                        "user-group-id" => input.user_group_id = field.value,
-                        _ => {} // unknown elements are ignored
-                    }
-                }
-                Ok(input)
-            }
+/// Reads the fields of a record whose root is `root`: in XML the root
+/// element; in JSON either `{"root": {...}}` or the flat object.
+pub fn read_fields(kind: BodyKind, body: &[u8], root: Name) -> Result<Fields, ApiError> {
+    match kind {
+        BodyKind::Xml => Ok(Fields(
+            read_record(body, root.xml)?
+                .into_iter()
+                .map(|f| (f.name, f.value))
+                .collect(),
+        )),
+        BodyKind::Json => read_json_fields(body, root),
+    }
+}
+
+fn read_json_fields(body: &[u8], root: Name) -> Result<Fields, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("The request body is empty."));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "The request body is not valid JSON (line {}, column {}).",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let serde_json::Value::Object(mut object) = value else {
+        return Err(ApiError::bad_request("The JSON body must be an object."));
+    };
+    // {"user_group_membership": {...}} (or dashed) wraps the record.
+    let wrapped = [root.json, root.xml]
+        .iter()
+        .find(|k| matches!(object.get(**k), Some(serde_json::Value::Object(_))))
+        .copied();
+    if let Some(key) = wrapped {
+        if let Some(serde_json::Value::Object(inner)) = object.remove(key) {
+            object = inner;
         }
     }
+    Ok(Fields(
+        object
+            .into_iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(s) => Some(s.trim().to_string()),
+                    other => Some(other.to_string()),
+                };
+                (dasherize(&k), value)
+            })
+            .collect(),
+    ))
 }
 
 /// Validates an id field: present and a positive integer.
@@ -92,5 +139,40 @@ pub fn required_id(field: &str, value: Option<&str>) -> Result<i64, String> {
                 text.chars().take(40).collect::<String>()
             )
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::render::MEMBERSHIP;
+
+    fn json(body: &str) -> Result<Fields, ApiError> {
+        read_fields(BodyKind::Json, body.as_bytes(), MEMBERSHIP)
+    }
+
+    #[test]
+    fn json_bodies_in_every_shape() {
+        for body in [
+            r#"{"user-group-membership": {"user-id": 25, "user-group-id": 14}}"#,
+            r#"{"user_group_membership": {"user_id": 25, "user_group_id": "14"}}"#,
+            r#"{"user_id": 25, "user_group_id": 14}"#,
+        ] {
+            let f = json(body).unwrap();
+            assert_eq!(f.get(&["user-id"]), Some(Some("25")), "{body}");
+            assert_eq!(f.get(&["user-group-id"]), Some(Some("14")), "{body}");
+        }
+        let f = json(r#"{"user": "9"}"#).unwrap();
+        assert_eq!(f.get(&["user-id", "user"]), Some(Some("9")));
+        let f = json(r#"{"user_id": null, "x": [1]}"#).unwrap();
+        assert_eq!(f.get(&["user-id"]), Some(None));
+        assert_eq!(f.get(&["user-group-id"]), None);
+    }
+
+    #[test]
+    fn bad_json_is_400() {
+        for body in ["", "{", "[1,2]", "42", "{\"a\":}"] {
+            assert!(matches!(json(body), Err(ApiError::BadRequest(_))), "{body}");
+        }
     }
 }

@@ -1,9 +1,9 @@
-//! Response formats. The format comes from the path's extension (`.xml`,
-//! `.json`, `.html`), which is stripped before routing so that one route
-//! serves every format; a path without an extension is XML.
+//! Response formats. A path's extension (`.xml`, `.json`, `.html`) picks the
+//! format and is stripped before routing, so one route serves every format;
+//! without an extension the `Accept` header decides, and XML is the default.
 
 use actix_web::dev::ServiceRequest;
-use actix_web::http::Uri;
+use actix_web::http::{Uri, header};
 use actix_web::{HttpMessage, HttpRequest};
 
 use super::errors::ApiError;
@@ -23,46 +23,78 @@ impl Format {
             Format::Html => "text/html; charset=utf-8",
         }
     }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Xml => "xml",
+            Format::Json => "json",
+            Format::Html => "html",
+        }
+    }
+
+    fn media_types(self) -> &'static [&'static str] {
+        match self {
+            Format::Xml => &["application/xml", "text/xml"],
+            Format::Json => &["application/json"],
+            Format::Html => &["text/html"],
+        }
+    }
 }
+
+/// The formats of the XML/JSON API.
+pub const API_FORMATS: &[Format] = &[Format::Xml, Format::Json];
 
 /// What a request asked for, stored in its extensions before routing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requested {
-    Known(Format),
+    Extension(Format),
     /// An extension syncd does not serve (`.csv`, `.yaml`, ...).
-    Unknown(String),
+    UnknownExtension(String),
+    /// No extension: the `Accept` header, if any.
+    Accept(Option<String>),
 }
 
 impl Requested {
-    /// The format errors are written in: the requested one when it is JSON,
-    /// else XML (also for formats syncd does not serve).
+    /// The format errors are written in: JSON when that is what the client
+    /// asked for, else XML (also for formats syncd does not serve).
     pub fn error_format(&self) -> Format {
         match self {
-            Requested::Known(Format::Json) => Format::Json,
+            Requested::Extension(Format::Json) => Format::Json,
+            Requested::Accept(Some(accept))
+                if choose(accept, API_FORMATS) == Some(Format::Json) =>
+            {
+                Format::Json
+            }
             _ => Format::Xml,
         }
     }
 }
 
 /// Takes the extension off the last path segment, rewrites the path for the
-/// router, and returns what the extension asked for.
+/// router, and returns what the request asked for.
 pub fn strip_extension(req: &mut ServiceRequest) -> Requested {
     let path = req.path();
-    let last_segment_start = path.rfind('/').map_or(0, |i| i + 1);
-    let Some(dot) = path[last_segment_start..].rfind('.') else {
-        return Requested::Known(Format::Xml);
+    let segment_start = path.rfind('/').map_or(0, |i| i + 1);
+    let dot = match path[segment_start..].rfind('.') {
+        // `/.xml` or `/.hidden` is no extension.
+        Some(0) | None => None,
+        Some(i) => Some(segment_start + i),
     };
-    let dot = last_segment_start + dot;
-    if dot == last_segment_start {
-        // `/.xml` or `/.hidden`: not an extension.
-        return Requested::Known(Format::Xml);
-    }
+    let Some(dot) = dot else {
+        let accept = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| v.chars().take(1024).collect());
+        return Requested::Accept(accept);
+    };
     let ext = path[dot + 1..].to_ascii_lowercase();
     let requested = match ext.as_str() {
-        "xml" => Requested::Known(Format::Xml),
-        "json" => Requested::Known(Format::Json),
-        "html" => Requested::Known(Format::Html),
-        _ => Requested::Unknown(ext.chars().take(20).collect()),
+        "xml" => Requested::Extension(Format::Xml),
+        "json" => Requested::Extension(Format::Json),
+        "html" => Requested::Extension(Format::Html),
+        _ => Requested::UnknownExtension(ext.chars().take(20).collect()),
     };
     let new_path = match req.query_string() {
         "" => path[..dot].to_string(),
@@ -75,23 +107,121 @@ pub fn strip_extension(req: &mut ServiceRequest) -> Requested {
     requested
 }
 
-/// The format of an API response; 406 for one this resource does not serve.
-pub fn api_format(req: &HttpRequest) -> Result<Format, ApiError> {
+/// The best of `supported` for an `Accept` header, by q-value (the most
+/// specific matching range decides a format's q); ties go to the earlier.
+pub fn choose(accept: &str, supported: &[Format]) -> Option<Format> {
+    let ranges: Vec<(&str, f32)> = accept
+        .split(',')
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let range = parts.next()?.trim();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (!range.is_empty()).then_some((range, q.clamp(0.0, 1.0)))
+        })
+        .collect();
+    let mut best: Option<(Format, f32)> = None;
+    for &format in supported {
+        let mut chosen: Option<(u8, f32)> = None;
+        for &(range, q) in &ranges {
+            let range = range.to_ascii_lowercase();
+            let specificity = if format.media_types().contains(&range.as_str()) {
+                2
+            } else if range == "*/*" {
+                0
+            } else if range.strip_suffix("/*").is_some_and(|t| {
+                format
+                    .media_types()
+                    .iter()
+                    .any(|m| m.starts_with(&format!("{t}/")))
+            }) {
+                1
+            } else {
+                continue;
+            };
+            if chosen.is_none_or(|(s, _)| specificity > s) {
+                chosen = Some((specificity, q));
+            }
+        }
+        if let Some((_, q)) = chosen {
+            if q > 0.0 && best.is_none_or(|(_, b)| q > b) {
+                best = Some((format, q));
+            }
+        }
+    }
+    best.map(|(f, _)| f)
+}
+
+/// The format for a response among `supported`; 406 when the client asked
+/// for none of them.
+pub fn negotiate(req: &HttpRequest, supported: &[Format]) -> Result<Format, ApiError> {
     let requested = req
         .extensions()
         .get::<Requested>()
         .cloned()
-        .unwrap_or(Requested::Known(Format::Xml));
+        .unwrap_or(Requested::Accept(None));
+    let names = supported
+        .iter()
+        .map(|f| format!(".{}", f.extension()))
+        .collect::<Vec<_>>()
+        .join(" or ");
     match requested {
-        Requested::Known(Format::Xml) => Ok(Format::Xml),
-        Requested::Known(Format::Json) => Err(ApiError::NotAcceptable(
-            "JSON is not served yet: ask for .xml.".into(),
-        )),
-        Requested::Known(Format::Html) => Err(ApiError::NotAcceptable(
-            "There is no HTML page here: ask for .xml.".into(),
-        )),
-        Requested::Unknown(ext) => Err(ApiError::NotAcceptable(format!(
-            "syncd does not serve .{ext}: ask for .xml."
+        Requested::Extension(f) if supported.contains(&f) => Ok(f),
+        Requested::Extension(f) => Err(ApiError::NotAcceptable(format!(
+            "There is no .{} version of this resource: ask for {names}.",
+            f.extension()
         ))),
+        Requested::UnknownExtension(ext) => Err(ApiError::NotAcceptable(format!(
+            "syncd does not serve .{ext}: ask for {names}."
+        ))),
+        Requested::Accept(None) => Ok(supported[0]),
+        Requested::Accept(Some(accept)) => choose(&accept, supported).ok_or_else(|| {
+            ApiError::NotAcceptable(format!(
+                "None of the types in Accept is served here: ask for {}.",
+                supported
+                    .iter()
+                    .map(|f| f.media_types()[0])
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ))
+        }),
+    }
+}
+
+/// The format of an XML/JSON API response.
+pub fn api_format(req: &HttpRequest) -> Result<Format, ApiError> {
+    negotiate(req, API_FORMATS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_picks_by_q_and_specificity() {
+        let api = API_FORMATS;
+        assert_eq!(choose("application/json", api), Some(Format::Json));
+        assert_eq!(choose("text/xml", api), Some(Format::Xml));
+        assert_eq!(choose("*/*", api), Some(Format::Xml));
+        assert_eq!(choose("application/*", api), Some(Format::Xml));
+        assert_eq!(
+            choose("application/xml;q=0.5, application/json", api),
+            Some(Format::Json)
+        );
+        assert_eq!(choose("application/json;q=0, */*", api), Some(Format::Xml));
+        assert_eq!(choose("text/csv", api), None);
+        assert_eq!(
+            choose(
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+                api
+            ),
+            Some(Format::Xml)
+        );
+        assert_eq!(
+            choose("text/html,*/*;q=0.8", &[Format::Html, Format::Xml]),
+            Some(Format::Html)
+        );
     }
 }

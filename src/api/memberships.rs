@@ -1,24 +1,26 @@
 //! User group memberships: show, the three lists, the three creates, delete.
 
-use actix_web::http::StatusCode;
-use actix_web::http::header;
-use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse};
-use futures_util::StreamExt;
+use std::sync::Arc;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::auth::Manager;
-use super::body::{self, MembershipInput, required_id};
+use super::body::{self, required_id};
 use super::errors::ApiError;
-use super::format::{Format, api_format};
-use super::{AppState, params, render, run_db};
+use super::format::api_format;
+use super::lists::{self, CHUNK, FirstPage, Row};
+use super::{AppState, params, render, respond, run_db};
+use crate::db::DbConnection;
 use crate::db::models::MembershipRow;
 use crate::db::queries::memberships::{self, Page, Scope};
 use crate::db::queries::{user_groups, users};
-use crate::domain::Include;
-use crate::xml::XmlWriter;
 
-/// Rows fetched per query while streaming a list.
-const CHUNK: i64 = 1000;
+impl Row for MembershipRow {
+    fn id(&self) -> i64 {
+        self.membership.id
+    }
+}
 
 /// `GET /user-group-memberships/{id}`
 pub async fn show(
@@ -26,7 +28,7 @@ pub async fn show(
     state: web::Data<AppState>,
     _: Manager,
 ) -> Result<HttpResponse, ApiError> {
-    api_format(&req)?;
+    let format = api_format(&req)?;
     let id = params::path_id(&req, "id")?;
     let include = params::include(&req)?;
     let row = run_db(&state, move |c| {
@@ -34,10 +36,8 @@ pub async fn show(
     })
     .await?
     .ok_or_else(|| ApiError::not_found(format!("Membership {id} does not exist.")))?;
-    Ok(render::xml(
-        StatusCode::OK,
-        render::document(|w| render::membership(w, &row, include)),
-    ))
+    let body = render::document(format, |e| render::membership(e, &row, include));
+    Ok(respond::full(&req, StatusCode::OK, format, body))
 }
 
 /// `GET /user-group-memberships`
@@ -72,7 +72,7 @@ pub async fn list_for_user_group(
 }
 
 /// 404 when a nested route names a user or user group that does not exist.
-fn check_parent(c: &mut crate::db::DbConnection, scope: Scope) -> Result<(), ApiError> {
+fn check_parent(c: &mut DbConnection, scope: Scope) -> Result<(), ApiError> {
     match scope {
         Scope::All => Ok(()),
         Scope::User(id) if !users::exists(c, id)? => {
@@ -85,118 +85,62 @@ fn check_parent(c: &mut crate::db::DbConnection, scope: Scope) -> Result<(), Api
     }
 }
 
-/// Lists a scope: counts it, fetches the first chunk before answering (so a
-/// database failure is still a proper error status), then streams the rest
-/// chunk by chunk with a keyset scan, so memory stays bounded however long
-/// the list.
 async fn list_scope(
     req: HttpRequest,
     state: web::Data<AppState>,
     scope: Scope,
 ) -> Result<HttpResponse, ApiError> {
-    api_format(&req)?;
+    let format = api_format(&req)?;
     let (include, range) = params::list(&req)?;
     let with_relations = include.relations();
-    let (total, count, first) = run_db(&state, move |c| {
+    let first = run_db(&state, move |c| {
         check_parent(c, scope)?;
         let total = memberships::count(c, scope)?;
         let slice = range.slice(total);
-        let first = if slice.count > 0 {
-            memberships::page(
-                c,
-                &Page {
-                    scope,
-                    after_id: None,
-                    offset: slice.offset,
-                    limit: slice.count.min(CHUNK),
-                    with_relations,
-                },
-            )?
+        let rows = if slice.count > 0 {
+            let page = Page {
+                scope,
+                after_id: None,
+                offset: slice.offset,
+                limit: slice.count.min(CHUNK),
+                with_relations,
+            };
+            memberships::page(c, &page)?
         } else {
             Vec::new()
         };
-        Ok((total, slice.count, first))
+        let version = if slice.count > CHUNK {
+            Some(memberships::version(c, scope, with_relations)?)
+        } else {
+            None
+        };
+        Ok(FirstPage {
+            total,
+            count: slice.count,
+            rows,
+            version,
+        })
     })
     .await?;
-
-    let mut response = HttpResponse::Ok();
-    response
-        .content_type(Format::Xml.content_type())
-        .insert_header(("X-Total-Count", total.to_string()));
-
-    let mut w = XmlWriter::new();
-    w.declaration();
-    if first.is_empty() {
-        w.empty_array(render::MEMBERSHIPS);
-        return Ok(response.body(w.finish()));
-    }
-    w.start_array(render::MEMBERSHIPS);
-    for row in &first {
-        render::membership(&mut w, row, include);
-    }
-    let remaining = count - first.len() as i64;
-    let last_id = first.last().map(|r| r.membership.id);
-    if remaining <= 0 || (first.len() as i64) < CHUNK {
-        w.end(render::MEMBERSHIPS);
-        return Ok(response.body(w.finish()));
-    }
-    let head = Bytes::from(w.take());
-    let rest = ListStream {
-        state: state.into_inner(),
-        writer: w,
-        scope,
-        include,
-        last_id,
-        remaining,
-    };
-    let body = futures_util::stream::once(async move { Ok::<_, ApiError>(head) })
-        .chain(futures_util::stream::unfold(Some(rest), next_chunk));
-    Ok(response.streaming(body))
-}
-
-/// Where a streamed list has got to.
-struct ListStream {
-    state: std::sync::Arc<AppState>,
-    writer: XmlWriter,
-    scope: Scope,
-    include: Include,
-    last_id: Option<i64>,
-    remaining: i64,
-}
-
-/// The next piece of a streamed list. A failure mid-stream cannot change the
-/// status already sent: it is logged and the body is cut short, which the
-/// client sees as an incomplete response rather than a wrong one.
-async fn next_chunk(
-    stream: Option<ListStream>,
-) -> Option<(Result<Bytes, ApiError>, Option<ListStream>)> {
-    let mut st = stream?;
-    let page = Page {
-        scope: st.scope,
-        after_id: st.last_id,
-        offset: 0,
-        limit: st.remaining.min(CHUNK),
-        with_relations: st.include.relations(),
-    };
-    let rows = match run_db(&st.state, move |c| Ok(memberships::page(c, &page)?)).await {
-        Ok(rows) => rows,
-        Err(e) => {
-            log::error!("a streamed list stopped early: {e}");
-            return Some((Err(e), None));
-        }
-    };
-    for row in &rows {
-        render::membership(&mut st.writer, row, st.include);
-    }
-    st.remaining -= rows.len() as i64;
-    if rows.len() < CHUNK as usize || st.remaining <= 0 {
-        st.writer.end(render::MEMBERSHIPS);
-        let ListStream { writer, .. } = st;
-        return Some((Ok(Bytes::from(writer.finish())), None));
-    }
-    st.last_id = rows.last().map(|r: &MembershipRow| r.membership.id);
-    let bytes = Bytes::from(st.writer.take());
-    Some((Ok(bytes), Some(st)))
+    let next_page: lists::NextPage<MembershipRow> = Arc::new(move |c, after, limit| {
+        let page = Page {
+            scope,
+            after_id: Some(after),
+            offset: 0,
+            limit,
+            with_relations,
+        };
+        Ok(memberships::page(c, &page)?)
+    });
+    Ok(lists::respond(
+        &req,
+        state.into_inner(),
+        format,
+        render::MEMBERSHIPS,
+        first,
+        next_page,
+        move |e, row| render::membership(e, row, include),
+    ))
 }
 
 /// `POST /user-group-memberships`
@@ -222,7 +166,7 @@ pub async fn create_for_user(
 }
 
 /// `POST /user_groups/{user_group_id}/user-group-memberships`: the body names
-/// the user (Syncano's "add user to group").
+/// the user (Syncano's "add user to group", `{"user": 9}` included).
 pub async fn create_for_user_group(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -248,25 +192,32 @@ fn id_from_path(field: &str, path_id: i64, body: Option<&str>) -> Result<i64, St
     }
 }
 
+/// Field names a membership body may use for the user and the user group
+/// (`user` is Syncano's).
+const USER_FIELDS: &[&str] = &["user-id", "user"];
+const USER_GROUP_FIELDS: &[&str] = &["user-group-id", "user-group"];
+
 async fn create_under(
     req: HttpRequest,
     state: web::Data<AppState>,
     payload: web::Payload,
     parent: Scope,
 ) -> Result<HttpResponse, ApiError> {
-    api_format(&req)?;
+    let format = api_format(&req)?;
     let include = params::include(&req)?;
     let kind = body::body_kind(&req)?;
     let bytes = body::read(&req, payload).await?;
-    let input = MembershipInput::parse(kind, &bytes)?;
+    let fields = body::read_fields(kind, &bytes, render::MEMBERSHIP)?;
+    let user_value = fields.get(USER_FIELDS).flatten();
+    let group_value = fields.get(USER_GROUP_FIELDS).flatten();
 
     let user_id = match parent {
-        Scope::User(id) => id_from_path("user-id", id, input.user_id.as_deref()),
-        _ => required_id("user-id", input.user_id.as_deref()),
+        Scope::User(id) => id_from_path("user-id", id, user_value),
+        _ => required_id("user-id", user_value),
     };
     let group_id = match parent {
-        Scope::UserGroup(id) => id_from_path("user-group-id", id, input.user_group_id.as_deref()),
-        _ => required_id("user-group-id", input.user_group_id.as_deref()),
+        Scope::UserGroup(id) => id_from_path("user-group-id", id, group_value),
+        _ => required_id("user-group-id", group_value),
     };
 
     let row = run_db(&state, move |c| {
@@ -296,15 +247,14 @@ async fn create_under(
     })
     .await?;
 
-    let location = format!("/user-group-memberships/{}.xml", row.membership.id);
-    let mut response = render::xml(
-        StatusCode::CREATED,
-        render::document(|w| render::membership(w, &row, include)),
+    let location = format!(
+        "/user-group-memberships/{}.{}",
+        row.membership.id,
+        format.extension()
     );
-    if let Ok(value) = header::HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    Ok(response)
+    let body = render::document(format, |e| render::membership(e, &row, include));
+    let response = respond::full(&req, StatusCode::CREATED, format, body);
+    Ok(respond::with_header(response, header::LOCATION, &location))
 }
 
 /// `DELETE /user-group-memberships/{id}`: 200 with an empty body.
@@ -313,7 +263,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     _: Manager,
 ) -> Result<HttpResponse, ApiError> {
-    api_format(&req)?;
+    let format = api_format(&req)?;
     let id = params::path_id(&req, "id")?;
     let deleted = run_db(&state, move |c| Ok(memberships::delete(c, id)?)).await?;
     if !deleted {
@@ -322,6 +272,6 @@ pub async fn delete(
         )));
     }
     Ok(HttpResponse::Ok()
-        .content_type(Format::Xml.content_type())
+        .content_type(format.content_type())
         .finish())
 }

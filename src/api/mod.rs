@@ -4,9 +4,12 @@ pub mod auth;
 pub mod body;
 pub mod errors;
 pub mod format;
+pub mod lists;
 pub mod memberships;
 pub mod params;
 pub mod render;
+pub mod respond;
+pub mod user_groups;
 pub mod users;
 
 use actix_web::web;

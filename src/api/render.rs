@@ -1,77 +1,215 @@
-//! Records as the client sees them. Rows are not wire types: this is where a
-//! row becomes XML, with only what the `include` set asks for.
+//! Records as the client sees them, in XML or JSON. Rows are not wire types:
+//! this is where a row becomes a record, with only what `include` asks for.
+//! One [`Encoder`] serves both formats, so each record is described once.
 
-use actix_web::HttpResponse;
-use actix_web::http::StatusCode;
+use chrono::NaiveDateTime;
 
 use super::format::Format;
 use crate::db::models::{MembershipRow, User, UserGroup};
 use crate::domain::Include;
+use crate::json::JsonWriter;
 use crate::xml::XmlWriter;
 
-pub const MEMBERSHIP: &str = "user-group-membership";
-pub const MEMBERSHIPS: &str = "user-group-memberships";
+/// A field or record name: dasherized in XML, snake_case in JSON.
+#[derive(Clone, Copy)]
+pub struct Name {
+    pub xml: &'static str,
+    pub json: &'static str,
+}
 
-/// `<user-group-membership>`, with its user and user group nested when
-/// included, and timestamps (on nested records too) when included.
-pub fn membership(w: &mut XmlWriter, row: &MembershipRow, include: Include) {
+macro_rules! names {
+    ($($konst:ident = $json:literal / $xml:literal;)*) => {
+        $(pub const $konst: Name = Name { xml: $xml, json: $json };)*
+    };
+}
+
+names! {
+    ID = "id" / "id";
+    LOGIN = "login" / "login";
+    NAME = "name" / "name";
+    EMAIL_ADDRESS = "email_address" / "email-address";
+    USER_GROUP_MANAGER = "user_group_manager" / "user-group-manager";
+    DESCRIPTION = "description" / "description";
+    USER_ID = "user_id" / "user-id";
+    USER_GROUP_ID = "user_group_id" / "user-group-id";
+    CREATED_AT = "created_at" / "created-at";
+    UPDATED_AT = "updated_at" / "updated-at";
+    USER = "user" / "user";
+    USERS = "users" / "users";
+    USER_GROUP = "user_group" / "user-group";
+    USER_GROUPS = "user_groups" / "user-groups";
+    MEMBERSHIP = "user_group_membership" / "user-group-membership";
+    MEMBERSHIPS = "user_group_memberships" / "user-group-memberships";
+}
+
+/// Writes records in the response's format, whole or in streamed pieces.
+pub enum Encoder {
+    Xml(XmlWriter),
+    Json(JsonWriter),
+}
+
+impl Encoder {
+    /// A new document (XML starts with its declaration).
+    pub fn new(format: Format) -> Encoder {
+        match format {
+            Format::Json => Encoder::Json(JsonWriter::new()),
+            _ => {
+                let mut w = XmlWriter::new();
+                w.declaration();
+                Encoder::Xml(w)
+            }
+        }
+    }
+
+    pub fn begin(&mut self, name: Name) {
+        match self {
+            Encoder::Xml(w) => w.start(name.xml),
+            Encoder::Json(w) => w.begin_object(name.json),
+        }
+    }
+
+    pub fn end(&mut self, name: Name) {
+        match self {
+            Encoder::Xml(w) => w.end(name.xml),
+            Encoder::Json(w) => w.end_object(),
+        }
+    }
+
+    pub fn begin_list(&mut self, name: Name) {
+        match self {
+            Encoder::Xml(w) => w.start_array(name.xml),
+            Encoder::Json(w) => w.begin_array(name.json),
+        }
+    }
+
+    pub fn end_list(&mut self, name: Name) {
+        match self {
+            Encoder::Xml(w) => w.end(name.xml),
+            Encoder::Json(w) => w.end_array(),
+        }
+    }
+
+    /// `<name type="array"/>` or `[]`.
+    pub fn empty_list(&mut self, name: Name) {
+        match self {
+            Encoder::Xml(w) => w.empty_array(name.xml),
+            Encoder::Json(w) => {
+                w.begin_array(name.json);
+                w.end_array();
+            }
+        }
+    }
+
+    pub fn integer(&mut self, name: Name, value: i64) {
+        match self {
+            Encoder::Xml(w) => w.integer(name.xml, value),
+            Encoder::Json(w) => w.integer(name.json, value),
+        }
+    }
+
+    pub fn boolean(&mut self, name: Name, value: bool) {
+        match self {
+            Encoder::Xml(w) => w.boolean(name.xml, value),
+            Encoder::Json(w) => w.boolean(name.json, value),
+        }
+    }
+
+    pub fn string(&mut self, name: Name, value: &str) {
+        match self {
+            Encoder::Xml(w) => w.string(name.xml, value),
+            Encoder::Json(w) => w.string(name.json, value),
+        }
+    }
+
+    pub fn optional_string(&mut self, name: Name, value: Option<&str>) {
+        match self {
+            Encoder::Xml(w) => w.optional_string(name.xml, value),
+            Encoder::Json(w) => w.optional_string(name.json, value),
+        }
+    }
+
+    pub fn datetime(&mut self, name: Name, value: NaiveDateTime) {
+        match self {
+            Encoder::Xml(w) => w.datetime(name.xml, value),
+            Encoder::Json(w) => w.datetime(name.json, value),
+        }
+    }
+
+    /// The bytes written since the last call, for streaming.
+    pub fn take(&mut self) -> Vec<u8> {
+        match self {
+            Encoder::Xml(w) => w.take(),
+            Encoder::Json(w) => w.take(),
+        }
+    }
+
+    /// The rest of the document, with its final newline.
+    pub fn finish(self) -> Vec<u8> {
+        match self {
+            Encoder::Xml(w) => w.finish(),
+            Encoder::Json(mut w) => {
+                let mut out = w.take();
+                out.push(b'\n');
+                out
+            }
+        }
+    }
+
+    fn timestamps(&mut self, created_at: NaiveDateTime, updated_at: NaiveDateTime) {
+        self.datetime(CREATED_AT, created_at);
+        self.datetime(UPDATED_AT, updated_at);
+    }
+}
+
+/// A membership, with its user and user group nested when included, and
+/// timestamps (on nested records too) when included.
+pub fn membership(e: &mut Encoder, row: &MembershipRow, include: Include) {
     let m = &row.membership;
-    w.start(MEMBERSHIP);
-    w.integer("id", m.id);
+    e.begin(MEMBERSHIP);
+    e.integer(ID, m.id);
     match (&row.user, include.users) {
-        (Some(u), true) => user(w, u, include.timestamps),
-        _ => w.integer("user-id", m.user_id),
+        (Some(u), true) => user(e, u, include.timestamps),
+        _ => e.integer(USER_ID, m.user_id),
     }
     match (&row.user_group, include.user_groups) {
-        (Some(g), true) => user_group(w, g, include.timestamps),
-        _ => w.integer("user-group-id", m.user_group_id),
+        (Some(g), true) => user_group(e, g, include.timestamps),
+        _ => e.integer(USER_GROUP_ID, m.user_group_id),
     }
     if include.timestamps {
-        w.datetime("created-at", m.created_at);
-        w.datetime("updated-at", m.updated_at);
+        e.timestamps(m.created_at, m.updated_at);
     }
-    w.end(MEMBERSHIP);
+    e.end(MEMBERSHIP);
 }
 
-/// `<user>`: never a password, a token or a digest (the row has none).
-pub fn user(w: &mut XmlWriter, u: &User, timestamps: bool) {
-    w.start("user");
-    w.integer("id", u.id);
-    w.string("login", &u.login);
-    w.string("name", &u.name);
-    w.optional_string("email-address", u.email_address.as_deref());
-    w.boolean("user-group-manager", u.user_group_manager);
+/// A user: never a password, a token or a digest (the row has none).
+pub fn user(e: &mut Encoder, u: &User, timestamps: bool) {
+    e.begin(USER);
+    e.integer(ID, u.id);
+    e.string(LOGIN, &u.login);
+    e.string(NAME, &u.name);
+    e.optional_string(EMAIL_ADDRESS, u.email_address.as_deref());
+    e.boolean(USER_GROUP_MANAGER, u.user_group_manager);
     if timestamps {
-        w.datetime("created-at", u.created_at);
-        w.datetime("updated-at", u.updated_at);
+        e.timestamps(u.created_at, u.updated_at);
     }
-    w.end("user");
+    e.end(USER);
 }
 
-/// `<user-group>`.
-pub fn user_group(w: &mut XmlWriter, g: &UserGroup, timestamps: bool) {
-    w.start("user-group");
-    w.integer("id", g.id);
-    w.string("name", &g.name);
-    w.optional_string("description", g.description.as_deref());
+/// A user group.
+pub fn user_group(e: &mut Encoder, g: &UserGroup, timestamps: bool) {
+    e.begin(USER_GROUP);
+    e.integer(ID, g.id);
+    e.string(NAME, &g.name);
+    e.optional_string(DESCRIPTION, g.description.as_deref());
     if timestamps {
-        w.datetime("created-at", g.created_at);
-        w.datetime("updated-at", g.updated_at);
+        e.timestamps(g.created_at, g.updated_at);
     }
-    w.end("user-group");
+    e.end(USER_GROUP);
 }
 
-/// A whole XML document holding what `body` writes.
-pub fn document(body: impl FnOnce(&mut XmlWriter)) -> Vec<u8> {
-    let mut w = XmlWriter::new();
-    w.declaration();
-    body(&mut w);
-    w.finish()
-}
-
-/// A complete XML response.
-pub fn xml(status: StatusCode, body: Vec<u8>) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type(Format::Xml.content_type())
-        .body(body)
+/// A whole document holding what `body` writes.
+pub fn document(format: Format, body: impl FnOnce(&mut Encoder)) -> Vec<u8> {
+    let mut e = Encoder::new(format);
+    body(&mut e);
+    e.finish()
 }

@@ -1,19 +1,85 @@
-//! Users: `GET /me` for anyone signed in.
+//! Users: `GET /me` for anyone signed in; the list and one user for managers.
+//! Users are created and given tokens with the CLI, not over HTTP.
+
+use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::auth::Caller;
+use super::auth::{Caller, Manager};
 use super::errors::ApiError;
 use super::format::api_format;
-use super::{params, render};
+use super::lists::{self, CHUNK, FirstPage, Row};
+use super::{AppState, params, render, respond, run_db};
+use crate::db::models::User;
+use crate::db::queries::users;
 
-/// `GET /me`: the caller as a `<user>`.
+impl Row for User {
+    fn id(&self) -> i64 {
+        self.id
+    }
+}
+
+/// `GET /me`: the caller as a user.
 pub async fn me(req: HttpRequest, Caller(user): Caller) -> Result<HttpResponse, ApiError> {
-    api_format(&req)?;
+    let format = api_format(&req)?;
     let include = params::include(&req)?;
-    Ok(render::xml(
-        StatusCode::OK,
-        render::document(|w| render::user(w, &user, include.timestamps)),
+    let body = render::document(format, |e| render::user(e, &user, include.timestamps));
+    Ok(respond::full(&req, StatusCode::OK, format, body))
+}
+
+/// `GET /users/{id}`
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _: Manager,
+) -> Result<HttpResponse, ApiError> {
+    let format = api_format(&req)?;
+    let id = params::path_id(&req, "id")?;
+    let include = params::include(&req)?;
+    let user = run_db(&state, move |c| Ok(users::find(c, id)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("User {id} does not exist.")))?;
+    let body = render::document(format, |e| render::user(e, &user, include.timestamps));
+    Ok(respond::full(&req, StatusCode::OK, format, body))
+}
+
+/// `GET /users`
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _: Manager,
+) -> Result<HttpResponse, ApiError> {
+    let format = api_format(&req)?;
+    let (include, range) = params::list(&req)?;
+    let first = run_db(&state, move |c| {
+        let total = users::count(c)?;
+        let slice = range.slice(total);
+        let rows = if slice.count > 0 {
+            users::page(c, None, slice.offset, slice.count.min(CHUNK))?
+        } else {
+            Vec::new()
+        };
+        let version = (slice.count > CHUNK)
+            .then(|| users::version(c))
+            .transpose()?;
+        Ok(FirstPage {
+            total,
+            count: slice.count,
+            rows,
+            version,
+        })
+    })
+    .await?;
+    let next_page: lists::NextPage<User> =
+        Arc::new(|c, after, limit| Ok(users::page(c, Some(after), 0, limit)?));
+    Ok(lists::respond(
+        &req,
+        state.into_inner(),
+        format,
+        render::USERS,
+        first,
+        next_page,
+        move |e, u| render::user(e, u, include.timestamps),
     ))
 }

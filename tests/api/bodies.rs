@@ -109,7 +109,7 @@ fn other_content_types_are_415() {
     let app = spawn_app();
     let (u, g) = (app.user("alice"), app.group("Editors"));
     for ct in [
-        "application/json",
+        "application/yaml",
         "application/x-www-form-urlencoded",
         "text/plain",
         "image/png",

@@ -28,48 +28,67 @@ fn a_wrong_method_is_405_with_allow() {
         (
             Method::PUT,
             "/user-group-memberships.xml".to_string(),
-            "GET, POST",
+            "GET, HEAD, POST",
         ),
         (
             Method::DELETE,
             "/user-group-memberships.xml".to_string(),
-            "GET, POST",
+            "GET, HEAD, POST",
         ),
         (
             Method::POST,
             format!("/user-group-memberships/{id}.xml"),
-            "GET, DELETE",
+            "GET, HEAD, DELETE",
         ),
         (
             Method::PUT,
-            format!("/user-group-memberships/{id}.xml"),
-            "GET, DELETE",
+            format!("/user-group-memberships/{id}.json"),
+            "GET, HEAD, DELETE",
         ),
         (
             Method::DELETE,
             format!("/users/{u}/user-group-memberships.xml"),
-            "GET, POST",
+            "GET, HEAD, POST",
         ),
         (
             Method::PATCH,
             format!("/user_groups/{g}/user-group-memberships.xml"),
-            "GET, POST",
+            "GET, HEAD, POST",
         ),
         (
             Method::PUT,
             format!("/user-groups/{g}/user-group-memberships.xml"),
-            "GET, POST",
+            "GET, HEAD, POST",
         ),
-        (Method::POST, "/me.xml".to_string(), "GET"),
+        (Method::POST, "/me.xml".to_string(), "GET, HEAD"),
+        (Method::DELETE, "/users.xml".to_string(), "GET, HEAD"),
+        (Method::PUT, format!("/users/{u}.xml"), "GET, HEAD"),
+        (
+            Method::DELETE,
+            "/user_groups.xml".to_string(),
+            "GET, HEAD, POST",
+        ),
+        (
+            Method::POST,
+            format!("/user-groups/{g}.xml"),
+            "GET, HEAD, PUT, DELETE",
+        ),
+        (
+            Method::PATCH,
+            format!("/user_groups/{g}"),
+            "GET, HEAD, PUT, DELETE",
+        ),
     ];
     for (method, path, allow) in cases {
         let r = app.send(app.request(method.clone(), &path));
         assert_eq!(r.status, 405, "{method} {path}");
         assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
-        assert_eq!(
-            r.errors(),
-            vec![format!("This resource only allows {allow}.")]
-        );
+        let message = format!("This resource only allows {allow}.");
+        if path.ends_with(".json") {
+            assert_eq!(r.body, format!("{{\"errors\":[\"{message}\"]}}"));
+        } else {
+            assert_eq!(r.errors(), vec![message]);
+        }
     }
     // Nothing was deleted.
     assert_eq!(
@@ -79,7 +98,7 @@ fn a_wrong_method_is_405_with_allow() {
 }
 
 #[test]
-fn formats_other_than_xml_are_406() {
+fn formats_other_than_xml_and_json_are_406() {
     let app = spawn_app();
     let id = app.add(app.user("alice"), app.group("Editors"));
     for ext in ["csv", "yaml", "html"] {
@@ -87,20 +106,25 @@ fn formats_other_than_xml_are_406() {
             format!("/user-group-memberships/{id}.{ext}"),
             format!("/user-group-memberships.{ext}"),
             format!("/me.{ext}"),
+            format!("/user_groups.{ext}"),
         ] {
             let r = app.get(&path);
             assert_eq!(r.status, 406, "{path}");
             assert!(!r.errors()[0].is_empty());
         }
     }
-    // A JSON client gets its error in JSON.
-    let r = app.get(&format!("/user-group-memberships/{id}.json"));
+    // Accept naming only formats syncd does not serve is 406 as well.
+    let r = app.send(
+        app.request(Method::GET, &format!("/user-group-memberships/{id}"))
+            .header("Accept", "text/csv, application/yaml"),
+    );
     assert_eq!(r.status, 406);
     assert_eq!(
-        r.header("content-type"),
-        Some("application/json; charset=utf-8")
+        r.errors(),
+        vec![
+            "None of the types in Accept is served here: ask for application/xml or application/json."
+        ]
     );
-    assert!(r.body.starts_with("{\"errors\":[\""), "{}", r.body);
     // Upper-case extensions are the same formats.
     assert_eq!(
         app.get(&format!("/user-group-memberships/{id}.XML")).status,

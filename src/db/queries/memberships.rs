@@ -162,3 +162,25 @@ pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
     let n = diesel::delete(ugm::table.filter(ugm::id.eq(id))).execute(conn)?;
     Ok(n > 0)
 }
+
+/// Changes whenever a scope's list does. Memberships are never updated and
+/// ids are never reused, so count and highest id pin down the set; with
+/// relations, the users' and groups' versions are added.
+pub fn version(conn: &mut DbConnection, scope: Scope, with_relations: bool) -> QueryResult<String> {
+    use diesel::dsl::max;
+    let mut q = ugm::table
+        .select((diesel::dsl::count_star(), max(ugm::id)))
+        .into_boxed();
+    match scope {
+        Scope::All => {}
+        Scope::User(id) => q = q.filter(ugm::user_id.eq(id)),
+        Scope::UserGroup(id) => q = q.filter(ugm::user_group_id.eq(id)),
+    }
+    let (n, top): (i64, Option<i64>) = q.first(conn)?;
+    let mut version = format!("m{n}.{}", top.unwrap_or(0));
+    if with_relations {
+        version.push_str(&super::users::version(conn)?);
+        version.push_str(&super::user_groups::version(conn)?);
+    }
+    Ok(version)
+}

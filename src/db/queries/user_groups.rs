@@ -38,8 +38,8 @@ pub fn create(
     description: Option<&str>,
 ) -> QueryResult<Result<UserGroup, Vec<String>>> {
     let name = name.trim();
-    if name.is_empty() {
-        return Ok(Err(vec!["Name can't be blank.".to_string()]));
+    if let Err(problem) = check_name(name) {
+        return Ok(Err(vec![problem]));
     }
     let at = now();
     let inserted = diesel::insert_into(user_groups::table)
@@ -53,9 +53,125 @@ pub fn create(
         .get_result::<UserGroup>(conn);
     match inserted {
         Ok(g) => Ok(Ok(g)),
-        Err(e) if is_unique_violation(&e) => Ok(Err(vec![format!(
-            "A user group named \"{name}\" already exists."
-        )])),
+        Err(e) if is_unique_violation(&e) => Ok(Err(vec![taken(name)])),
         Err(e) => Err(e),
     }
+}
+
+pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+    user_groups::table.count().get_result(conn)
+}
+
+/// A page of user groups in id order: after an id, or skipping `offset`.
+pub fn page(
+    conn: &mut DbConnection,
+    after_id: Option<i64>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<UserGroup>> {
+    let mut q = user_groups::table
+        .select(USER_GROUP_COLUMNS)
+        .order(user_groups::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after_id {
+        q = q.filter(user_groups::id.gt(after));
+    }
+    if offset > 0 {
+        q = q.offset(offset);
+    }
+    q.load(conn)
+}
+
+/// Changes whenever the list of groups does: count, highest id (ids are
+/// never reused) and latest update.
+pub fn version(conn: &mut DbConnection) -> QueryResult<String> {
+    use diesel::dsl::max;
+    let (n, top, at): (i64, Option<i64>, Option<chrono::NaiveDateTime>) = user_groups::table
+        .select((
+            diesel::dsl::count_star(),
+            max(user_groups::id),
+            max(user_groups::updated_at),
+        ))
+        .first(conn)?;
+    Ok(format!(
+        "g{n}.{}.{}",
+        top.unwrap_or(0),
+        at.map(|t| t.and_utc().timestamp()).unwrap_or(0)
+    ))
+}
+
+/// The most a name may hold.
+pub const MAX_NAME_CHARS: usize = 255;
+
+fn check_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("Name can't be blank.".into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!(
+            "Name is too long (at most {MAX_NAME_CHARS} characters)."
+        ));
+    }
+    Ok(())
+}
+
+fn taken(name: &str) -> String {
+    format!("A user group named \"{name}\" already exists.")
+}
+
+/// Changes what is given: `name` when Some, `description` when Some (Some(None)
+/// clears it). `Ok(None)` when there is no such group.
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    name: Option<&str>,
+    description: Option<Option<&str>>,
+) -> QueryResult<Result<Option<UserGroup>, Vec<String>>> {
+    let name = name.map(str::trim);
+    if let Some(n) = name {
+        if let Err(problem) = check_name(n) {
+            return Ok(Err(vec![problem]));
+        }
+    }
+    let target = user_groups::table.filter(user_groups::id.eq(id));
+    let at = now();
+    let result = match (name, description) {
+        (Some(n), Some(d)) => diesel::update(target)
+            .set((
+                user_groups::name.eq(n),
+                user_groups::description.eq(d),
+                user_groups::updated_at.eq(at),
+            ))
+            .execute(conn),
+        (Some(n), None) => diesel::update(target)
+            .set((user_groups::name.eq(n), user_groups::updated_at.eq(at)))
+            .execute(conn),
+        (None, Some(d)) => diesel::update(target)
+            .set((
+                user_groups::description.eq(d),
+                user_groups::updated_at.eq(at),
+            ))
+            .execute(conn),
+        (None, None) => diesel::update(target)
+            .set(user_groups::updated_at.eq(at))
+            .execute(conn),
+    };
+    match result {
+        Ok(0) => Ok(Ok(None)),
+        Ok(_) => Ok(Ok(find(conn, id)?)),
+        Err(e) if is_unique_violation(&e) => Ok(Err(vec![taken(name.unwrap_or_default())])),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes a group and its memberships in one transaction; false when there
+/// was no such group.
+pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
+    use crate::db::schema::user_group_memberships as ugm;
+    conn.transaction(|c| {
+        diesel::delete(ugm::table.filter(ugm::user_group_id.eq(id))).execute(c)?;
+        let n = diesel::delete(user_groups::table.filter(user_groups::id.eq(id))).execute(c)?;
+        Ok(n > 0)
+    })
 }

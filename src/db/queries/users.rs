@@ -100,3 +100,42 @@ pub fn set_token_digest(conn: &mut DbConnection, login: &str, digest: &str) -> Q
         .execute(conn)?;
     Ok(n > 0)
 }
+
+/// A page of users in id order: after an id, or skipping `offset`.
+pub fn page(
+    conn: &mut DbConnection,
+    after_id: Option<i64>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<User>> {
+    let mut q = users::table
+        .select(USER_COLUMNS)
+        .order(users::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after_id {
+        q = q.filter(users::id.gt(after));
+    }
+    if offset > 0 {
+        q = q.offset(offset);
+    }
+    q.load(conn)
+}
+
+/// Changes whenever the list of users does: count, highest id (ids are
+/// never reused) and latest update.
+pub fn version(conn: &mut DbConnection) -> QueryResult<String> {
+    use diesel::dsl::max;
+    let (n, top, at): (i64, Option<i64>, Option<chrono::NaiveDateTime>) = users::table
+        .select((
+            diesel::dsl::count_star(),
+            max(users::id),
+            max(users::updated_at),
+        ))
+        .first(conn)?;
+    Ok(format!(
+        "u{n}.{}.{}",
+        top.unwrap_or(0),
+        at.map(|t| t.and_utc().timestamp()).unwrap_or(0)
+    ))
+}

@@ -1,0 +1,141 @@
+//! Lists of any resource, streamed: the handler counts the list and fetches
+//! its first chunk before answering (so a database failure is still a proper
+//! status), then the rest follows chunk by chunk with a keyset scan over id,
+//! so memory stays bounded however long the list. A list that fits in one
+//! chunk is sent whole, with a strong ETag; a longer one gets a weak ETag
+//! from a version of the data computed before streaming.
+
+use std::sync::Arc;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+
+use super::errors::ApiError;
+use super::format::Format;
+use super::render::{Encoder, Name};
+use super::{AppState, respond, run_db};
+use crate::db::DbConnection;
+
+/// Rows fetched per query while streaming.
+pub const CHUNK: i64 = 1000;
+
+/// Fetches the rows after an id, at most `limit` of them, in id order.
+pub type NextPage<R> =
+    Arc<dyn Fn(&mut DbConnection, i64, i64) -> Result<Vec<R>, ApiError> + Send + Sync>;
+
+/// Writes one row of a list.
+pub type WriteRow<R> = Box<dyn Fn(&mut Encoder, &R)>;
+
+/// What the handler learnt before answering.
+pub struct FirstPage<R> {
+    /// Items before slicing (`X-Total-Count`).
+    pub total: i64,
+    /// Items in the requested slice.
+    pub count: i64,
+    pub rows: Vec<R>,
+    /// A version of the data, when the list is longer than one chunk.
+    pub version: Option<String>,
+}
+
+/// A list row: its id orders the keyset scan.
+pub trait Row: Send + 'static {
+    fn id(&self) -> i64;
+}
+
+/// Answers with a whole or streamed list.
+pub fn respond<R: Row>(
+    req: &HttpRequest,
+    state: Arc<AppState>,
+    format: Format,
+    name: Name,
+    first: FirstPage<R>,
+    next_page: NextPage<R>,
+    write: impl Fn(&mut Encoder, &R) + 'static,
+) -> HttpResponse {
+    let total = first.total.to_string();
+    let mut e = Encoder::new(format);
+    if first.rows.is_empty() {
+        e.empty_list(name);
+    } else {
+        e.begin_list(name);
+        for row in &first.rows {
+            write(&mut e, row);
+        }
+    }
+    let remaining = first.count - first.rows.len() as i64;
+    if first.rows.is_empty() || remaining <= 0 || (first.rows.len() as i64) < CHUNK {
+        if !first.rows.is_empty() {
+            e.end_list(name);
+        }
+        let response = respond::full(req, StatusCode::OK, format, e.finish());
+        return respond::with_header(
+            response,
+            header::HeaderName::from_static("x-total-count"),
+            &total,
+        );
+    }
+
+    let etag = respond::weak_etag(req, format, first.version.as_deref().unwrap_or(""));
+    if respond::not_modified(req, &etag) {
+        return respond::not_modified_response(&etag);
+    }
+    let head = Bytes::from(e.take());
+    let rest = Streaming {
+        state,
+        encoder: e,
+        name,
+        last_id: first.rows.last().map_or(0, Row::id),
+        remaining,
+        next_page,
+        write: Box::new(write),
+    };
+    let body = futures_util::stream::once(async move { Ok::<_, ApiError>(head) })
+        .chain(futures_util::stream::unfold(Some(rest), next_chunk));
+    HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header(("X-Total-Count", total))
+        .insert_header((header::ETAG, etag))
+        .streaming(body)
+}
+
+/// Where a streamed list has got to.
+struct Streaming<R> {
+    state: Arc<AppState>,
+    encoder: Encoder,
+    name: Name,
+    last_id: i64,
+    remaining: i64,
+    next_page: NextPage<R>,
+    write: WriteRow<R>,
+}
+
+/// The next piece of a streamed list. A failure mid-stream cannot change the
+/// status already sent: it is logged and the body is cut short, which the
+/// client sees as an incomplete response rather than a wrong one.
+async fn next_chunk<R: Row>(
+    stream: Option<Streaming<R>>,
+) -> Option<(Result<Bytes, ApiError>, Option<Streaming<R>>)> {
+    let mut st = stream?;
+    let (after, limit) = (st.last_id, st.remaining.min(CHUNK));
+    let next_page = st.next_page.clone();
+    let rows = match run_db(&st.state, move |c| next_page(c, after, limit)).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            log::error!("a streamed list stopped early: {e}");
+            return Some((Err(e), None));
+        }
+    };
+    for row in &rows {
+        (st.write)(&mut st.encoder, row);
+    }
+    st.remaining -= rows.len() as i64;
+    if (rows.len() as i64) < CHUNK || st.remaining <= 0 {
+        st.encoder.end_list(st.name);
+        return Some((Ok(Bytes::from(st.encoder.finish())), None));
+    }
+    st.last_id = rows.last().map_or(st.last_id, Row::id);
+    let bytes = Bytes::from(st.encoder.take());
+    Some((Ok(bytes), Some(st)))
+}
