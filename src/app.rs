@@ -10,6 +10,7 @@ use actix_web::{App, HttpMessage, HttpServer, Route, web};
 use crate::api::errors::ApiError;
 use crate::api::format::{self, Format};
 use crate::api::{AppState, memberships, users};
+use crate::inflight::{CountedBody, InFlight};
 
 /// The access log line: address, request line, status, bytes, time. Never a
 /// header, so never a token or a password.
@@ -19,6 +20,8 @@ const ACCESS_LOG_FORMAT: &str = r#"%a "%r" %s %b %Dms"#;
 pub struct Application {
     server: Server,
     port: u16,
+    inflight: InFlight,
+    shutdown_timeout: Duration,
 }
 
 /// How the server runs.
@@ -47,7 +50,10 @@ impl Application {
     ) -> std::io::Result<Application> {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(state);
+        let inflight = InFlight::new();
+        let counter = inflight.clone();
         let server = HttpServer::new(move || {
+            let counter = counter.clone();
             App::new()
                 .app_data(state.clone())
                 .configure(routes)
@@ -62,6 +68,15 @@ impl Application {
                     async move { fut.await.map(|res| rerender_error(res, error_format)) }
                 })
                 .wrap(Logger::new(ACCESS_LOG_FORMAT))
+                .wrap_fn(move |req, srv| {
+                    // Counted until the response body is finished or dropped.
+                    let guard = counter.enter();
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        Ok(res.map_body(move |_, body| CountedBody::new(body, guard)))
+                    }
+                })
         })
         .workers(settings.workers.max(1))
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
@@ -69,7 +84,12 @@ impl Application {
         .disable_signals()
         .listen(listener)?
         .run();
-        Ok(Application { server, port })
+        Ok(Application {
+            server,
+            port,
+            inflight,
+            shutdown_timeout: settings.shutdown_timeout,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -84,9 +104,18 @@ impl Application {
     /// first.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let inflight = self.inflight.clone();
+        let timeout = self.shutdown_timeout;
         actix_rt::spawn(async move {
             wait_for_shutdown_signal().await;
-            log::info!("stopping: finishing requests in flight");
+            log::info!(
+                "stopping: finishing {} requests in flight",
+                inflight.count()
+            );
+            handle.pause().await;
+            if !inflight.drained(timeout).await {
+                log::warn!("stopping with {} requests unfinished", inflight.count());
+            }
             handle.stop(true).await;
         });
         self.server.await

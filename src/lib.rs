@@ -8,5 +8,6 @@ pub mod cli;
 pub mod credentials;
 pub mod db;
 pub mod domain;
+pub mod inflight;
 pub mod json;
 pub mod xml;

@@ -56,7 +56,7 @@ impl Target {
             return Err("the database URL is empty".into());
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Target::Postgres(url.to_string()));
+            return Ok(Target::Postgres(without_gss(url)));
         }
         let path = url
             .strip_prefix("sqlite://")
@@ -92,6 +92,18 @@ impl Target {
     fn is_memory(&self) -> bool {
         matches!(self, Target::Sqlite(p) if p == ":memory:")
     }
+}
+
+/// Adds `gssencmode=disable` unless the URL sets it: syncd talks to its
+/// database over plain TCP or TLS, and libpq's GSSAPI (Kerberos) probe both
+/// slows every connect and was seen to abort the process at exit when a
+/// connect was still under way in another thread.
+fn without_gss(url: &str) -> String {
+    if url.contains("gssencmode=") {
+        return url.to_string();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}gssencmode=disable")
 }
 
 /// Pool settings; the defaults suit a 2-core machine.
@@ -252,5 +264,49 @@ impl DbConnection {
             DbConnection::Sqlite(c) => c.is_broken(),
             DbConnection::Postgres(c) => c.is_broken(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_their_backend() {
+        assert_eq!(
+            Target::parse("postgres://u:p@h/db").unwrap(),
+            Target::Postgres("postgres://u:p@h/db?gssencmode=disable".into())
+        );
+        assert_eq!(
+            Target::parse("postgresql://h/db?sslmode=require").unwrap(),
+            Target::Postgres("postgresql://h/db?sslmode=require&gssencmode=disable".into())
+        );
+        assert_eq!(
+            Target::parse("postgres://h/db?gssencmode=prefer").unwrap(),
+            Target::Postgres("postgres://h/db?gssencmode=prefer".into())
+        );
+        for (url, path) in [
+            ("sqlite:///tmp/a.db", "/tmp/a.db"),
+            ("sqlite://a.db", "a.db"),
+            ("sqlite:a.db", "a.db"),
+            ("a.db", "a.db"),
+            (":memory:", ":memory:"),
+        ] {
+            assert_eq!(
+                Target::parse(url).unwrap(),
+                Target::Sqlite(path.into()),
+                "{url}"
+            );
+        }
+        assert!(Target::parse("mysql://h/db").is_err());
+        assert!(Target::parse("").is_err());
+        assert!(Target::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn descriptions_never_hold_credentials() {
+        let t = Target::parse("postgres://alice:hunter2@db.example:5432/syncd").unwrap();
+        assert_eq!(t.describe(), "PostgreSQL database db.example:5432/syncd");
+        assert!(!format!("{t:?}").contains("hunter2"));
     }
 }

@@ -246,7 +246,12 @@ fn sigterm_finishes_a_request_in_flight_then_exits_0() {
     let mut rest = Vec::new();
     stream.read_to_end(&mut rest).unwrap();
     let body = String::from_utf8_lossy(&rest);
-    assert!(rest.len() > 5_000_000, "only {} bytes", rest.len());
+    assert!(
+        rest.len() > 5_000_000,
+        "only {} bytes; the server said:\n{}",
+        rest.len(),
+        daemon.stderr()
+    );
     assert_eq!(body.matches("<user-group-membership>").count(), 20_000);
     assert!(
         body.contains("</user-group-memberships>\n"),

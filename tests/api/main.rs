@@ -3,13 +3,17 @@
 mod auth;
 mod bodies;
 mod cli;
+mod conditional;
 mod create;
 mod delete;
 mod errors;
 mod golden;
 mod helpers;
+mod json;
 mod lifecycle;
 mod list;
 mod outage;
 mod pg_cluster;
 mod show;
+mod user_groups;
+mod users;
