@@ -6,6 +6,7 @@ mod cli;
 mod conditional;
 mod create;
 mod delete;
+mod docs;
 mod errors;
 mod golden;
 mod helpers;
