@@ -17,6 +17,8 @@ use super::format::Format;
 use super::render::{Encoder, Name};
 use super::{AppState, respond, run_db};
 use crate::db::DbConnection;
+use crate::domain::Range;
+use diesel::QueryResult;
 
 /// Rows fetched per query while streaming.
 pub const CHUNK: i64 = 1000;
@@ -37,6 +39,35 @@ pub struct FirstPage<R> {
     pub rows: Vec<R>,
     /// A version of the data, when the list is longer than one chunk.
     pub version: Option<String>,
+}
+
+/// Counts a list, slices it, and loads its first chunk; the data's version is
+/// read only when the list will stream.
+pub fn first_page<R>(
+    c: &mut DbConnection,
+    range: Range,
+    count: impl FnOnce(&mut DbConnection) -> QueryResult<i64>,
+    page: impl FnOnce(&mut DbConnection, i64, i64) -> QueryResult<Vec<R>>,
+    version: impl FnOnce(&mut DbConnection) -> QueryResult<String>,
+) -> Result<FirstPage<R>, ApiError> {
+    let total = count(c)?;
+    let slice = range.slice(total);
+    let rows = if slice.count > 0 {
+        page(c, slice.offset, slice.count.min(CHUNK))?
+    } else {
+        Vec::new()
+    };
+    let version = if slice.count > CHUNK {
+        Some(version(c)?)
+    } else {
+        None
+    };
+    Ok(FirstPage {
+        total,
+        count: slice.count,
+        rows,
+        version,
+    })
 }
 
 /// A list row: its id orders the keyset scan.

@@ -9,7 +9,7 @@ use super::auth::Manager;
 use super::body::{self, required_id};
 use super::errors::ApiError;
 use super::format::api_format;
-use super::lists::{self, CHUNK, FirstPage, Row};
+use super::lists::{self, Row};
 use super::{AppState, params, render, respond, run_db};
 use crate::db::DbConnection;
 use crate::db::models::MembershipRow;
@@ -95,31 +95,22 @@ async fn list_scope(
     let with_relations = include.relations();
     let first = run_db(&state, move |c| {
         check_parent(c, scope)?;
-        let total = memberships::count(c, scope)?;
-        let slice = range.slice(total);
-        let rows = if slice.count > 0 {
-            let page = Page {
-                scope,
-                after_id: None,
-                offset: slice.offset,
-                limit: slice.count.min(CHUNK),
-                with_relations,
-            };
-            memberships::page(c, &page)?
-        } else {
-            Vec::new()
-        };
-        let version = if slice.count > CHUNK {
-            Some(memberships::version(c, scope, with_relations)?)
-        } else {
-            None
-        };
-        Ok(FirstPage {
-            total,
-            count: slice.count,
-            rows,
-            version,
-        })
+        lists::first_page(
+            c,
+            range,
+            |c| memberships::count(c, scope),
+            |c, offset, limit| {
+                let page = Page {
+                    scope,
+                    after_id: None,
+                    offset,
+                    limit,
+                    with_relations,
+                };
+                memberships::page(c, &page)
+            },
+            |c| memberships::version(c, scope, with_relations),
+        )
     })
     .await?;
     let next_page: lists::NextPage<MembershipRow> = Arc::new(move |c, after, limit| {

@@ -10,7 +10,7 @@ use super::auth::Manager;
 use super::body::{self, Fields};
 use super::errors::ApiError;
 use super::format::{Format, api_format};
-use super::lists::{self, CHUNK, FirstPage, Row};
+use super::lists::{self, Row};
 use super::{AppState, params, render, respond, run_db};
 use crate::db::models::UserGroup;
 use crate::db::queries::user_groups;
@@ -66,22 +66,13 @@ pub async fn list(
     let format = api_format(&req)?;
     let (include, range) = params::list(&req)?;
     let first = run_db(&state, move |c| {
-        let total = user_groups::count(c)?;
-        let slice = range.slice(total);
-        let rows = if slice.count > 0 {
-            user_groups::page(c, None, slice.offset, slice.count.min(CHUNK))?
-        } else {
-            Vec::new()
-        };
-        let version = (slice.count > CHUNK)
-            .then(|| user_groups::version(c))
-            .transpose()?;
-        Ok(FirstPage {
-            total,
-            count: slice.count,
-            rows,
-            version,
-        })
+        lists::first_page(
+            c,
+            range,
+            user_groups::count,
+            |c, offset, limit| user_groups::page(c, None, offset, limit),
+            user_groups::version,
+        )
     })
     .await?;
     let next_page: lists::NextPage<UserGroup> =

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::auth::{Caller, Manager};
 use super::errors::ApiError;
 use super::format::api_format;
-use super::lists::{self, CHUNK, FirstPage, Row};
+use super::lists::{self, Row};
 use super::{AppState, params, render, respond, run_db};
 use crate::db::models::User;
 use crate::db::queries::users;
@@ -53,22 +53,13 @@ pub async fn list(
     let format = api_format(&req)?;
     let (include, range) = params::list(&req)?;
     let first = run_db(&state, move |c| {
-        let total = users::count(c)?;
-        let slice = range.slice(total);
-        let rows = if slice.count > 0 {
-            users::page(c, None, slice.offset, slice.count.min(CHUNK))?
-        } else {
-            Vec::new()
-        };
-        let version = (slice.count > CHUNK)
-            .then(|| users::version(c))
-            .transpose()?;
-        Ok(FirstPage {
-            total,
-            count: slice.count,
-            rows,
-            version,
-        })
+        lists::first_page(
+            c,
+            range,
+            users::count,
+            |c, offset, limit| users::page(c, None, offset, limit),
+            users::version,
+        )
     })
     .await?;
     let next_page: lists::NextPage<User> =
