@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 
 use super::errors::ApiError;
@@ -68,6 +68,47 @@ pub fn first_page<R>(
         rows,
         version,
     })
+}
+
+/// Loads rows of a table in id order: after an id, or skipping an offset.
+pub type TablePage<R> = fn(&mut DbConnection, Option<i64>, i64, i64) -> QueryResult<Vec<R>>;
+
+/// Serves a list of a whole table (users, user groups): `page` loads rows in
+/// id order after an id or from an offset; `write` renders one row, with
+/// timestamps when `include` asks for them.
+#[allow(clippy::too_many_arguments)]
+pub async fn whole_table<R: Row>(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    name: Name,
+    count: fn(&mut DbConnection) -> QueryResult<i64>,
+    page: TablePage<R>,
+    version: fn(&mut DbConnection) -> QueryResult<String>,
+    write: fn(&mut Encoder, &R, bool),
+) -> Result<HttpResponse, ApiError> {
+    let format = super::format::api_format(&req)?;
+    let (include, range) = super::params::list(&req)?;
+    let first = run_db(&state, move |c| {
+        first_page(
+            c,
+            range,
+            count,
+            |c, offset, limit| page(c, None, offset, limit),
+            version,
+        )
+    })
+    .await?;
+    let next_page: NextPage<R> =
+        Arc::new(move |c, after, limit| Ok(page(c, Some(after), 0, limit)?));
+    Ok(respond(
+        &req,
+        state.into_inner(),
+        format,
+        name,
+        first,
+        next_page,
+        move |e, row| write(e, row, include.timestamps),
+    ))
 }
 
 /// A list row: its id orders the keyset scan.

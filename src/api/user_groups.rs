@@ -1,8 +1,6 @@
 //! User groups: list, show, create, update, delete (its memberships go with
 //! it).
 
-use std::sync::Arc;
-
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -63,29 +61,16 @@ pub async fn list(
     state: web::Data<AppState>,
     _: Manager,
 ) -> Result<HttpResponse, ApiError> {
-    let format = api_format(&req)?;
-    let (include, range) = params::list(&req)?;
-    let first = run_db(&state, move |c| {
-        lists::first_page(
-            c,
-            range,
-            user_groups::count,
-            |c, offset, limit| user_groups::page(c, None, offset, limit),
-            user_groups::version,
-        )
-    })
-    .await?;
-    let next_page: lists::NextPage<UserGroup> =
-        Arc::new(|c, after, limit| Ok(user_groups::page(c, Some(after), 0, limit)?));
-    Ok(lists::respond(
-        &req,
-        state.into_inner(),
-        format,
+    lists::whole_table(
+        req,
+        state,
         render::USER_GROUPS,
-        first,
-        next_page,
-        move |e, g| render::user_group(e, g, include.timestamps),
-    ))
+        user_groups::count,
+        user_groups::page,
+        user_groups::version,
+        render::user_group,
+    )
+    .await
 }
 
 /// The name and description of a group body. Outer `None`: not given.

@@ -1,8 +1,6 @@
 //! Users: `GET /me` for anyone signed in; the list and one user for managers.
 //! Users are created and given tokens with the CLI, not over HTTP.
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -50,27 +48,14 @@ pub async fn list(
     state: web::Data<AppState>,
     _: Manager,
 ) -> Result<HttpResponse, ApiError> {
-    let format = api_format(&req)?;
-    let (include, range) = params::list(&req)?;
-    let first = run_db(&state, move |c| {
-        lists::first_page(
-            c,
-            range,
-            users::count,
-            |c, offset, limit| users::page(c, None, offset, limit),
-            users::version,
-        )
-    })
-    .await?;
-    let next_page: lists::NextPage<User> =
-        Arc::new(|c, after, limit| Ok(users::page(c, Some(after), 0, limit)?));
-    Ok(lists::respond(
-        &req,
-        state.into_inner(),
-        format,
+    lists::whole_table(
+        req,
+        state,
         render::USERS,
-        first,
-        next_page,
-        move |e, u| render::user(e, u, include.timestamps),
-    ))
+        users::count,
+        users::page,
+        users::version,
+        render::user,
+    )
+    .await
 }
