@@ -3,13 +3,15 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_web::dev::{Server, Service, ServiceResponse};
-use actix_web::middleware::Logger;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, Logger, Next, from_fn};
 use actix_web::{App, HttpMessage, HttpServer, Route, web};
 
 use crate::api::errors::ApiError;
 use crate::api::format::{self, Format};
-use crate::api::{AppState, memberships, users};
+use crate::api::{AppState, cross_site, memberships, users};
 use crate::inflight::{CountedBody, InFlight};
 
 /// The access log line: address, request line, status, bytes, time. Never a
@@ -58,6 +60,7 @@ impl Application {
                 .app_data(state.clone())
                 .configure(routes)
                 .default_service(web::to(not_found))
+                .wrap(from_fn(refuse_cross_site_forms))
                 .wrap_fn(|mut req, srv| {
                     // Formats come from the extension; the router sees the
                     // path without it.
@@ -67,6 +70,7 @@ impl Application {
                     let fut = srv.call(req);
                     async move { fut.await.map(|res| rerender_error(res, error_format)) }
                 })
+                .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
                 .wrap(Logger::new(ACCESS_LOG_FORMAT))
                 .wrap_fn(move |req, srv| {
                     // Counted until the response body is finished or dropped.
@@ -141,19 +145,32 @@ async fn wait_for_shutdown_signal() {
     }
 }
 
-/// Errors were rendered as XML; a JSON client gets them again as JSON.
-fn rerender_error<B>(
-    res: ServiceResponse<B>,
-    format: Format,
-) -> ServiceResponse<actix_web::body::EitherBody<B>> {
-    if format == Format::Json {
+/// A form from another site is refused before anything else looks at it.
+async fn refuse_cross_site_forms(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let verdict = match req.app_data::<web::Data<AppState>>() {
+        Some(state) => cross_site::check(req.request(), &state.allowed_origins),
+        None => Err(ApiError::Internal),
+    };
+    match verdict {
+        Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
+        Err(e) => Ok(req.error_response(e).map_into_right_body()),
+    }
+}
+
+/// Errors were rendered as XML; a JSON or HTML client gets them again in
+/// its format.
+fn rerender_error<B>(res: ServiceResponse<B>, format: Format) -> ServiceResponse<EitherBody<B>> {
+    if format != Format::Xml {
         if let Some(err) = res
             .response()
             .error()
             .and_then(|e| e.as_error::<ApiError>())
         {
-            let json = err.render(Format::Json);
-            return res.into_response(json).map_into_right_body();
+            let again = err.render(format);
+            return res.into_response(again).map_into_right_body();
         }
     }
     res.map_into_left_body()
@@ -173,10 +190,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     resource(
         cfg,
         "/user-group-memberships/{id}",
-        "GET, HEAD, DELETE",
+        memberships::ONE_ALLOWS,
         vec![
             read(memberships::show),
             web::delete().to(memberships::delete),
+            web::post().to(memberships::post_to_one),
         ],
     );
     resource(cfg, "/users", "GET, HEAD", vec![read(users::list)]);
@@ -200,11 +218,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         resource(
             cfg,
             &format!("{prefix}/{{id}}"),
-            "GET, HEAD, PUT, DELETE",
+            groups::ONE_ALLOWS,
             vec![
                 read(groups::show),
                 web::put().to(groups::update),
                 web::delete().to(groups::delete),
+                web::post().to(groups::post_to_one),
             ],
         );
         resource(

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod credentials;
 pub mod db;
 pub mod domain;
+pub mod html;
 pub mod inflight;
 pub mod json;
 pub mod xml;

@@ -1,5 +1,6 @@
 //! Request bodies: the content type, a size limit applied before and while
-//! reading, and the fields of the record a body holds, in XML or JSON.
+//! reading, and the fields of the record a body holds, in XML, JSON or a
+//! browser form (urlencoded or multipart).
 
 use actix_web::http::header;
 use actix_web::web::{self, Bytes, BytesMut};
@@ -13,11 +14,28 @@ use crate::xml::{dasherize, read_record};
 /// The largest body read, in every encoding.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// At most this many fields are read from a form body.
+pub const MAX_FORM_FIELDS: usize = 256;
+
+const URLENCODED: &str = "application/x-www-form-urlencoded";
+const MULTIPART: &str = "multipart/form-data";
+
 /// The encodings a body may come in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyKind {
     Xml,
     Json,
+    /// `application/x-www-form-urlencoded`
+    Form,
+    /// `multipart/form-data`, with its boundary.
+    Multipart(String),
+}
+
+/// True for the content types an HTML form sends and syncd reads: the
+/// requests a page on another site could make a browser send.
+pub fn is_form(req: &HttpRequest) -> bool {
+    let ct = req.content_type().to_ascii_lowercase();
+    ct == URLENCODED || ct == MULTIPART
 }
 
 /// The body's encoding from its `Content-Type`; 415 for anything else.
@@ -25,6 +43,17 @@ pub fn body_kind(req: &HttpRequest) -> Result<BodyKind, ApiError> {
     match req.content_type().to_ascii_lowercase().as_str() {
         "application/xml" | "text/xml" => Ok(BodyKind::Xml),
         "application/json" => Ok(BodyKind::Json),
+        URLENCODED => Ok(BodyKind::Form),
+        MULTIPART => {
+            let header = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            multer::parse_boundary(header)
+                .map(BodyKind::Multipart)
+                .map_err(|_| ApiError::bad_request("A multipart/form-data body needs a boundary."))
+        }
         "" => Err(ApiError::UnsupportedMediaType(
             "Say what the body is: send Content-Type: application/xml or application/json.".into(),
         )),
@@ -32,6 +61,38 @@ pub fn body_kind(req: &HttpRequest) -> Result<BodyKind, ApiError> {
             "syncd does not read {} bodies: send application/xml or application/json.",
             other.chars().take(60).collect::<String>()
         ))),
+    }
+}
+
+/// Reads a request's body and the fields of the record it holds, in any of
+/// the encodings syncd accepts.
+pub async fn record(
+    req: &HttpRequest,
+    payload: web::Payload,
+    root: Name,
+) -> Result<Fields, ApiError> {
+    let kind = body_kind(req)?;
+    let bytes = read(req, payload).await?;
+    read_fields(kind, bytes, root).await
+}
+
+/// A POST that stands in for another method, as Rails forms do with
+/// `_method`: only a form body can, and only for one of `methods`; anything
+/// else is 405 with `allow`. Returns the method and the form's fields.
+pub async fn overridden(
+    req: &HttpRequest,
+    payload: web::Payload,
+    root: Name,
+    methods: &[&str],
+    allow: &'static str,
+) -> Result<(String, Fields), ApiError> {
+    if !is_form(req) {
+        return Err(ApiError::MethodNotAllowed { allow });
+    }
+    let fields = record(req, payload, root).await?;
+    match fields.method_override() {
+        Some(method) if methods.contains(&method.as_str()) => Ok((method, fields)),
+        _ => Err(ApiError::MethodNotAllowed { allow }),
     }
 }
 
@@ -74,20 +135,90 @@ impl Fields {
                 .map(|(_, v)| v.as_deref())
         })
     }
+
+    /// The method a form asks for with `_method` (Rails' way round HTML
+    /// forms, which only send GET and POST), lowercased.
+    pub fn method_override(&self) -> Option<String> {
+        self.get(&["_method"])
+            .flatten()
+            .map(|m| m.trim().to_ascii_lowercase())
+    }
 }
 
 /// Reads the fields of a record whose root is `root`: in XML the root
-/// element; in JSON either `{"root": {...}}` or the flat object.
-pub fn read_fields(kind: BodyKind, body: &[u8], root: Name) -> Result<Fields, ApiError> {
+/// element; in JSON either `{"root": {...}}` or the flat object; in a form
+/// either `root[field]` or the flat `field`.
+pub async fn read_fields(kind: BodyKind, body: Bytes, root: Name) -> Result<Fields, ApiError> {
     match kind {
         BodyKind::Xml => Ok(Fields(
-            read_record(body, root.xml)?
+            read_record(&body, root.xml)?
                 .into_iter()
                 .map(|f| (f.name, f.value))
                 .collect(),
         )),
-        BodyKind::Json => read_json_fields(body, root),
+        BodyKind::Json => read_json_fields(&body, root),
+        BodyKind::Form => {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+                .map_err(|_| ApiError::bad_request("The form body could not be read."))?;
+            if pairs.len() > MAX_FORM_FIELDS {
+                return Err(too_many_fields());
+            }
+            Ok(form_fields(pairs, root))
+        }
+        BodyKind::Multipart(boundary) => {
+            Ok(form_fields(read_multipart(body, boundary).await?, root))
+        }
     }
+}
+
+fn too_many_fields() -> ApiError {
+    ApiError::bad_request(format!("The form has more than {MAX_FORM_FIELDS} fields."))
+}
+
+/// The named parts of a multipart body, as text. The body is already in
+/// memory and bounded, so the parser's stream is that one chunk.
+async fn read_multipart(body: Bytes, boundary: String) -> Result<Vec<(String, String)>, ApiError> {
+    let unreadable = |_| ApiError::bad_request("The multipart form body could not be read.");
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut parts = multer::Multipart::new(stream, boundary);
+    let mut pairs = Vec::new();
+    while let Some(part) = parts.next_field().await.map_err(unreadable)? {
+        if pairs.len() == MAX_FORM_FIELDS {
+            return Err(too_many_fields());
+        }
+        let name = part.name().unwrap_or_default().to_string();
+        let value = part.text().await.map_err(unreadable)?;
+        pairs.push((name, value));
+    }
+    Ok(pairs)
+}
+
+/// Form names to field names: `user_group_membership[user_id]` and
+/// `user_id` both become `user-id`. Names starting with `_` (`_method`) are
+/// the form's own and kept as they are.
+fn form_fields(pairs: Vec<(String, String)>, root: Name) -> Fields {
+    let unwrap = |key: &str| -> Option<String> {
+        [root.json, root.xml].iter().find_map(|r| {
+            key.strip_prefix(r)?
+                .strip_prefix('[')?
+                .strip_suffix(']')
+                .map(str::to_string)
+        })
+    };
+    Fields(
+        pairs
+            .into_iter()
+            .map(|(key, value)| {
+                let name = unwrap(&key).unwrap_or(key);
+                let name = if name.starts_with('_') {
+                    name
+                } else {
+                    dasherize(&name)
+                };
+                (name, Some(value.trim().to_string()))
+            })
+            .collect(),
+    )
 }
 
 fn read_json_fields(body: &[u8], root: Name) -> Result<Fields, ApiError> {
@@ -147,8 +278,13 @@ mod tests {
     use super::*;
     use crate::api::render::MEMBERSHIP;
 
+    fn parse(kind: BodyKind, body: &str) -> Result<Fields, ApiError> {
+        let bytes = Bytes::copy_from_slice(body.as_bytes());
+        actix_rt::System::new().block_on(read_fields(kind, bytes, MEMBERSHIP))
+    }
+
     fn json(body: &str) -> Result<Fields, ApiError> {
-        read_fields(BodyKind::Json, body.as_bytes(), MEMBERSHIP)
+        parse(BodyKind::Json, body)
     }
 
     #[test]
@@ -173,6 +309,51 @@ mod tests {
     fn bad_json_is_400() {
         for body in ["", "{", "[1,2]", "42", "{\"a\":}"] {
             assert!(matches!(json(body), Err(ApiError::BadRequest(_))), "{body}");
+        }
+    }
+
+    #[test]
+    fn form_bodies_bracketed_and_flat() {
+        for body in [
+            "user_group_membership%5Buser_id%5D=25&user_group_membership%5Buser_group_id%5D=14",
+            "user_group_membership[user_id]=25&user_group_membership[user_group_id]=+14+",
+            "user-group-membership[user-id]=25&user-group-membership[user-group-id]=14",
+            "user_id=25&user_group_id=14&commit=Add",
+        ] {
+            let f = parse(BodyKind::Form, body).unwrap();
+            assert_eq!(f.get(&["user-id"]), Some(Some("25")), "{body}");
+            assert_eq!(f.get(&["user-group-id"]), Some(Some("14")), "{body}");
+            assert_eq!(f.method_override(), None);
+        }
+        let f = parse(BodyKind::Form, "_method=DELETE&other%5Buser_id%5D=3").unwrap();
+        assert_eq!(f.method_override().as_deref(), Some("delete"));
+        assert_eq!(f.get(&["user-id"]), None);
+        let many = vec!["a=1"; MAX_FORM_FIELDS + 1].join("&");
+        assert!(matches!(
+            parse(BodyKind::Form, &many),
+            Err(ApiError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn multipart_bodies() {
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"user_group_membership[user_id]\"\r\n\r\n25\r\n\
+                    --XyZ\r\nContent-Disposition: form-data; name=\"user_group_id\"\r\n\r\n14\r\n--XyZ--\r\n";
+        let f = parse(BodyKind::Multipart("XyZ".into()), body).unwrap();
+        assert_eq!(f.get(&["user-id"]), Some(Some("25")));
+        assert_eq!(f.get(&["user-group-id"]), Some(Some("14")));
+        for bad in [
+            "",
+            "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1",
+            "garbage",
+        ] {
+            assert!(
+                matches!(
+                    parse(BodyKind::Multipart("XyZ".into()), bad),
+                    Err(ApiError::BadRequest(_))
+                ),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -98,7 +98,12 @@ impl ApiError {
             Format::Json => response
                 .content_type(Format::Json.content_type())
                 .body(serde_json::json!({ "errors": messages }).to_string()),
-            _ => response
+            Format::Html => {
+                crate::html::secure(&mut response);
+                let page = crate::html::error_page(self.status_code(), &messages);
+                response.body(page.into_string())
+            }
+            Format::Xml => response
                 .content_type(Format::Xml.content_type())
                 .body(errors_xml(&messages)),
         }

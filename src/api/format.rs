@@ -44,6 +44,9 @@ impl Format {
 /// The formats of the XML/JSON API.
 pub const API_FORMATS: &[Format] = &[Format::Xml, Format::Json];
 
+/// Every format syncd writes, XML first (the default).
+pub const ALL_FORMATS: &[Format] = &[Format::Xml, Format::Json, Format::Html];
+
 /// What a request asked for, stored in its extensions before routing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requested {
@@ -55,16 +58,13 @@ pub enum Requested {
 }
 
 impl Requested {
-    /// The format errors are written in: JSON when that is what the client
-    /// asked for, else XML (also for formats syncd does not serve).
+    /// The format errors are written in: JSON or HTML when that is what
+    /// the client asked for, else XML (also for formats syncd does not
+    /// serve). A browser gets its errors as a page.
     pub fn error_format(&self) -> Format {
         match self {
-            Requested::Extension(Format::Json) => Format::Json,
-            Requested::Accept(Some(accept))
-                if choose(accept, API_FORMATS) == Some(Format::Json) =>
-            {
-                Format::Json
-            }
+            Requested::Extension(f) => *f,
+            Requested::Accept(Some(accept)) => choose(accept, ALL_FORMATS).unwrap_or(Format::Xml),
             _ => Format::Xml,
         }
     }

@@ -1,4 +1,5 @@
-//! User group memberships: show, the three lists, the three creates, delete.
+//! User group memberships: show, the three lists, the three creates, delete;
+//! and on the list and its creates, the managers' HTML page and its forms.
 
 use std::sync::Arc;
 
@@ -6,15 +7,17 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::auth::Manager;
-use super::body::{self, required_id};
+use super::body::{self, Fields, required_id};
 use super::errors::ApiError;
-use super::format::api_format;
+use super::format::{Format, api_format, negotiate};
 use super::lists::{self, Row};
+use super::page::{self, Done, PAGE_FORMATS};
 use super::{AppState, params, render, respond, run_db};
 use crate::db::DbConnection;
 use crate::db::models::MembershipRow;
 use crate::db::queries::memberships::{self, Page, Scope};
 use crate::db::queries::{user_groups, users};
+use crate::html::Echo;
 
 impl Row for MembershipRow {
     fn id(&self) -> i64 {
@@ -40,12 +43,16 @@ pub async fn show(
     Ok(respond::full(&req, StatusCode::OK, format, body))
 }
 
-/// `GET /user-group-memberships`
+/// `GET /user-group-memberships`: the list, or the page for a browser.
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _: Manager,
+    Manager(caller): Manager,
 ) -> Result<HttpResponse, ApiError> {
+    if negotiate(&req, PAGE_FORMATS)? == Format::Html {
+        let ok = StatusCode::OK;
+        return page::show(&req, &state, &caller, ok, &[], &Echo::default()).await;
+    }
     list_scope(req, state, Scope::All).await
 }
 
@@ -134,13 +141,20 @@ async fn list_scope(
     ))
 }
 
-/// `POST /user-group-memberships`
+/// `POST /user-group-memberships`; from the page, a 303 back to it.
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _: Manager,
+    Manager(caller): Manager,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    if negotiate(&req, PAGE_FORMATS)? == Format::Html {
+        let fields = body::record(&req, payload, render::MEMBERSHIP).await?;
+        let created = insert(&state, Scope::All, &fields, false).await;
+        let outcome = created.map(|row| Done::Created(row.membership.id));
+        let echo = page::membership_echo(&fields);
+        return page::after_post(&req, &state, &caller, outcome, echo).await;
+    }
     create_under(req, state, payload, Scope::All).await
 }
 
@@ -196,9 +210,26 @@ async fn create_under(
 ) -> Result<HttpResponse, ApiError> {
     let format = api_format(&req)?;
     let include = params::include(&req)?;
-    let kind = body::body_kind(&req)?;
-    let bytes = body::read(&req, payload).await?;
-    let fields = body::read_fields(kind, &bytes, render::MEMBERSHIP)?;
+    let fields = body::record(&req, payload, render::MEMBERSHIP).await?;
+    let row = insert(&state, parent, &fields, include.relations()).await?;
+    let location = format!(
+        "/user-group-memberships/{}.{}",
+        row.membership.id,
+        format.extension()
+    );
+    let body = render::document(format, |e| render::membership(e, &row, include));
+    let response = respond::full(&req, StatusCode::CREATED, format, body);
+    Ok(respond::with_header(response, header::LOCATION, &location))
+}
+
+/// Creates the membership a body describes under `parent`, loading its
+/// user and group when `with_relations`.
+async fn insert(
+    state: &AppState,
+    parent: Scope,
+    fields: &Fields,
+    with_relations: bool,
+) -> Result<MembershipRow, ApiError> {
     let user_value = fields.get(USER_FIELDS).flatten();
     let group_value = fields.get(USER_GROUP_FIELDS).flatten();
 
@@ -211,7 +242,7 @@ async fn create_under(
         _ => required_id("user-group-id", group_value),
     };
 
-    let row = run_db(&state, move |c| {
+    run_db(state, move |c| {
         // The parent in the path must exist (404) before the body is judged.
         check_parent(c, parent)?;
         let (user_id, group_id) = match (user_id, group_id) {
@@ -223,7 +254,7 @@ async fn create_under(
         };
         let created =
             memberships::create(c, user_id, group_id)?.map_err(ApiError::Unprocessable)?;
-        if include.relations() {
+        if with_relations {
             // Deleted in the meantime is still a created membership: answer
             // with what was created.
             if let Some(row) = memberships::find(c, created.id, true)? {
@@ -236,16 +267,7 @@ async fn create_under(
             user_group: None,
         })
     })
-    .await?;
-
-    let location = format!(
-        "/user-group-memberships/{}.{}",
-        row.membership.id,
-        format.extension()
-    );
-    let body = render::document(format, |e| render::membership(e, &row, include));
-    let response = respond::full(&req, StatusCode::CREATED, format, body);
-    Ok(respond::with_header(response, header::LOCATION, &location))
+    .await
 }
 
 /// `DELETE /user-group-memberships/{id}`: 200 with an empty body.
@@ -256,13 +278,47 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let format = api_format(&req)?;
     let id = params::path_id(&req, "id")?;
-    let deleted = run_db(&state, move |c| Ok(memberships::delete(c, id)?)).await?;
-    if !deleted {
-        return Err(ApiError::not_found(format!(
-            "Membership {id} does not exist."
-        )));
+    remove(&state, id).await?;
+    Ok(empty_ok(format))
+}
+
+/// `POST /user-group-memberships/{id}` with `_method=delete` in a form: a
+/// DELETE from a browser; from the page, a 303 back to it.
+pub async fn post_to_one(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Manager(caller): Manager,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let format = negotiate(&req, PAGE_FORMATS)?;
+    let id = params::path_id(&req, "id")?;
+    body::overridden(&req, payload, render::MEMBERSHIP, &["delete"], ONE_ALLOWS).await?;
+    let removed = remove(&state, id).await;
+    if format == Format::Html {
+        let outcome = removed.map(|()| Done::Changed("memberships-heading"));
+        return page::after_post(&req, &state, &caller, outcome, Echo::default()).await;
     }
-    Ok(HttpResponse::Ok()
+    removed?;
+    Ok(empty_ok(format))
+}
+
+/// What `/user-group-memberships/{id}` allows (POST only stands in for
+/// DELETE).
+pub const ONE_ALLOWS: &str = "GET, HEAD, DELETE";
+
+async fn remove(state: &AppState, id: i64) -> Result<(), ApiError> {
+    if run_db(state, move |c| Ok(memberships::delete(c, id)?)).await? {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!(
+            "Membership {id} does not exist."
+        )))
+    }
+}
+
+/// The answer to a DELETE: 200, empty body.
+pub fn empty_ok(format: Format) -> HttpResponse {
+    HttpResponse::Ok()
         .content_type(format.content_type())
-        .finish())
+        .finish()
 }

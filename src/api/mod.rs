@@ -2,10 +2,12 @@
 
 pub mod auth;
 pub mod body;
+pub mod cross_site;
 pub mod errors;
 pub mod format;
 pub mod lists;
 pub mod memberships;
+pub mod page;
 pub mod params;
 pub mod render;
 pub mod respond;
@@ -16,12 +18,25 @@ use actix_web::web;
 
 use crate::credentials::PasswordCache;
 use crate::db::{DbConnection, DbPool};
+use cross_site::AllowedOrigins;
 use errors::ApiError;
 
 /// What every handler shares.
 pub struct AppState {
     pub pool: DbPool,
     pub passwords: PasswordCache,
+    /// Other sites whose pages may post forms here.
+    pub allowed_origins: AllowedOrigins,
+}
+
+impl AppState {
+    pub fn new(pool: DbPool, allowed_origins: AllowedOrigins) -> AppState {
+        AppState {
+            pool,
+            passwords: PasswordCache::new(std::time::Duration::from_secs(300), 10_000),
+            allowed_origins,
+        }
+    }
 }
 
 /// Runs Diesel work on the blocking thread pool, off the async workers, with

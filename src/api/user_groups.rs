@@ -1,5 +1,5 @@
 //! User groups: list, show, create, update, delete (its memberships go with
-//! it).
+//! it); forms may create, and POST with `_method=put` or `delete`.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -7,8 +7,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::auth::Manager;
 use super::body::{self, Fields};
 use super::errors::ApiError;
-use super::format::{Format, api_format};
+use super::format::{Format, api_format, negotiate};
 use super::lists::{self, Row};
+use super::memberships::empty_ok;
+use super::page::{self, Done, PAGE_FORMATS};
 use super::{AppState, params, render, respond, run_db};
 use crate::db::models::UserGroup;
 use crate::db::queries::user_groups;
@@ -79,33 +81,39 @@ struct GroupInput {
     description: Option<Option<String>>,
 }
 
-async fn read_group(req: &HttpRequest, payload: web::Payload) -> Result<GroupInput, ApiError> {
-    let kind = body::body_kind(req)?;
-    let bytes = body::read(req, payload).await?;
-    let fields: Fields = body::read_fields(kind, &bytes, render::USER_GROUP)?;
-    let owned = |v: Option<Option<&str>>| v.map(|v| v.map(str::to_string));
-    Ok(GroupInput {
-        name: owned(fields.get(&["name"])),
-        description: owned(fields.get(&["description"])),
-    })
+impl GroupInput {
+    fn of(fields: &Fields) -> GroupInput {
+        let owned = |v: Option<Option<&str>>| v.map(|v| v.map(str::to_string));
+        GroupInput {
+            name: owned(fields.get(&["name"])),
+            description: owned(fields.get(&["description"])),
+        }
+    }
 }
 
-/// `POST /user_groups`: 201 and `Location`.
+/// `POST /user_groups`: 201 and `Location`; from the page, a 303 back to it.
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _: Manager,
+    Manager(caller): Manager,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let format = api_format(&req)?;
+    let format = negotiate(&req, PAGE_FORMATS)?;
     let include = params::include(&req)?;
-    let input = read_group(&req, payload).await?;
+    let fields = body::record(&req, payload, render::USER_GROUP).await?;
+    let input = GroupInput::of(&fields);
     let name = input.name.flatten().unwrap_or_default();
     let description = input.description.flatten();
-    let group = run_db(&state, move |c| {
+    let created = run_db(&state, move |c| {
         user_groups::create(c, &name, description.as_deref())?.map_err(ApiError::Unprocessable)
     })
-    .await?;
+    .await;
+    if format == Format::Html {
+        let outcome = created.map(|_| Done::Changed("user-groups"));
+        let echo = page::group_echo(&fields);
+        return page::after_post(&req, &state, &caller, outcome, echo).await;
+    }
+    let group = created?;
     let location = format!("/user_groups/{}.{}", group.id, format.extension());
     let response = one(
         &req,
@@ -127,18 +135,8 @@ pub async fn update(
     let format = api_format(&req)?;
     let id = params::path_id(&req, "id")?;
     let include = params::include(&req)?;
-    let input = read_group(&req, payload).await?;
-    if matches!(input.name, Some(None)) {
-        return Err(ApiError::unprocessable("Name can't be blank."));
-    }
-    let group = run_db(&state, move |c| {
-        let name = input.name.flatten();
-        let description = input.description.as_ref().map(|d| d.as_deref());
-        user_groups::update(c, id, name.as_deref(), description)?
-            .map_err(ApiError::Unprocessable)?
-            .ok_or_else(|| not_found(id))
-    })
-    .await?;
+    let fields = body::record(&req, payload, render::USER_GROUP).await?;
+    let group = change(&state, id, GroupInput::of(&fields)).await?;
     Ok(one(
         &req,
         StatusCode::OK,
@@ -146,6 +144,68 @@ pub async fn update(
         &group,
         include.timestamps,
     ))
+}
+
+async fn change(state: &AppState, id: i64, input: GroupInput) -> Result<UserGroup, ApiError> {
+    if matches!(input.name, Some(None)) {
+        return Err(ApiError::unprocessable("Name can't be blank."));
+    }
+    run_db(state, move |c| {
+        let name = input.name.flatten();
+        let description = input.description.as_ref().map(|d| d.as_deref());
+        user_groups::update(c, id, name.as_deref(), description)?
+            .map_err(ApiError::Unprocessable)?
+            .ok_or_else(|| not_found(id))
+    })
+    .await
+}
+
+/// What `/user_groups/{id}` allows (POST only stands in for PUT or DELETE).
+pub const ONE_ALLOWS: &str = "GET, HEAD, PUT, DELETE";
+
+/// `POST /user_groups/{id}` with `_method=put` (or `patch`) or
+/// `_method=delete` in a form: the update or delete a browser cannot send.
+pub async fn post_to_one(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Manager(caller): Manager,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let format = negotiate(&req, PAGE_FORMATS)?;
+    let id = params::path_id(&req, "id")?;
+    let include = params::include(&req)?;
+    let methods = ["put", "patch", "delete"];
+    let (method, fields) =
+        body::overridden(&req, payload, render::USER_GROUP, &methods, ONE_ALLOWS).await?;
+    let changed = if method == "delete" {
+        remove(&state, id).await.map(|()| None)
+    } else {
+        change(&state, id, GroupInput::of(&fields)).await.map(Some)
+    };
+    match (format, changed) {
+        (Format::Html, outcome) => {
+            let outcome = outcome.map(|_| Done::Changed("user-groups"));
+            let echo = page::group_echo(&fields);
+            page::after_post(&req, &state, &caller, outcome, echo).await
+        }
+        (_, Ok(Some(group))) => Ok(one(
+            &req,
+            StatusCode::OK,
+            format,
+            &group,
+            include.timestamps,
+        )),
+        (_, Ok(None)) => Ok(empty_ok(format)),
+        (_, Err(e)) => Err(e),
+    }
+}
+
+async fn remove(state: &AppState, id: i64) -> Result<(), ApiError> {
+    if run_db(state, move |c| Ok(user_groups::delete(c, id)?)).await? {
+        Ok(())
+    } else {
+        Err(not_found(id))
+    }
 }
 
 /// `DELETE /user_groups/{id}`: 200 with an empty body; the group's
@@ -157,10 +217,6 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let format = api_format(&req)?;
     let id = params::path_id(&req, "id")?;
-    if !run_db(&state, move |c| Ok(user_groups::delete(c, id)?)).await? {
-        return Err(not_found(id));
-    }
-    Ok(HttpResponse::Ok()
-        .content_type(format.content_type())
-        .finish())
+    remove(&state, id).await?;
+    Ok(empty_ok(format))
 }

@@ -2,15 +2,15 @@
 //! one, and serves until SIGTERM or Ctrl-C.
 
 use std::net::{SocketAddr, TcpListener};
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 
 use super::DatabaseOptions;
 use crate::api::AppState;
+use crate::api::cross_site::AllowedOrigins;
 use crate::app::{Application, ServerSettings};
-use crate::credentials::{PasswordCache, generate_token, token_digest};
+use crate::credentials::{generate_token, token_digest};
 use crate::db::DbPool;
 use crate::db::queries::users::{self, NewUser};
 
@@ -23,6 +23,15 @@ pub struct Opts {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SYNCD_WORKERS")]
     pub workers: Option<usize>,
+
+    /// Other origins whose pages may post forms to syncd, comma-separated
+    /// (such as https://intranet.example.com). syncd's own origin always may.
+    #[arg(long, env = "SYNCD_ALLOWED_ORIGINS", default_value = "", value_parser = parse_origins)]
+    pub allowed_origins: AllowedOrigins,
+}
+
+fn parse_origins(list: &str) -> Result<AllowedOrigins, String> {
+    AllowedOrigins::parse(list)
 }
 
 pub fn run(database: &DatabaseOptions, opts: Opts) -> anyhow::Result<()> {
@@ -37,21 +46,13 @@ pub fn run(database: &DatabaseOptions, opts: Opts) -> anyhow::Result<()> {
         settings.workers = w.max(1);
     }
     log::info!("syncd listening on http://{addr}");
-    let state = new_state(pool);
+    let state = AppState::new(pool, opts.allowed_origins);
     actix_rt::System::new().block_on(async move {
         let app = Application::build(listener, state, &settings)?;
         app.run_until_stopped().await
     })?;
     log::info!("syncd stopped");
     Ok(())
-}
-
-/// The state the HTTP handlers share.
-pub fn new_state(pool: DbPool) -> AppState {
-    AppState {
-        pool,
-        passwords: PasswordCache::new(Duration::from_secs(300), 10_000),
-    }
 }
 
 /// On a database with no users at all, creates the manager `admin` and shows

@@ -101,7 +101,7 @@ fn a_wrong_method_is_405_with_allow() {
 fn formats_other_than_xml_and_json_are_406() {
     let app = spawn_app();
     let id = app.add(app.user("alice"), app.group("Editors"));
-    for ext in ["csv", "yaml", "html"] {
+    for ext in ["csv", "yaml"] {
         for path in [
             format!("/user-group-memberships/{id}.{ext}"),
             format!("/user-group-memberships.{ext}"),
@@ -112,6 +112,23 @@ fn formats_other_than_xml_and_json_are_406() {
             assert_eq!(r.status, 406, "{path}");
             assert!(!r.errors()[0].is_empty());
         }
+    }
+    // HTML only where there is a page; elsewhere the 406 is itself a page.
+    assert_eq!(app.get("/user-group-memberships.html").status, 200);
+    for path in [
+        format!("/user-group-memberships/{id}.html"),
+        "/me.html".to_string(),
+        "/user_groups.html".to_string(),
+    ] {
+        let r = app.get(&path);
+        assert_eq!(r.status, 406, "{path}");
+        assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+        assert!(
+            r.body
+                .contains("There is no .html version of this resource"),
+            "{path}: {}",
+            r.body
+        );
     }
     // Accept naming only formats syncd does not serve is 406 as well.
     let r = app.send(

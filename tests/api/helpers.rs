@@ -13,8 +13,9 @@ use diesel::RunQueryDsl;
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::HeaderMap;
 use syncd::api::AppState;
+use syncd::api::cross_site::AllowedOrigins;
 use syncd::app::{Application, ServerSettings};
-use syncd::credentials::{PasswordCache, generate_token, hash_password, token_digest};
+use syncd::credentials::{generate_token, hash_password, token_digest};
 use syncd::db::queries::{memberships, user_groups, users};
 use syncd::db::{self, DbPool, PoolSettings};
 
@@ -180,12 +181,26 @@ pub fn spawn_app_on(database: TestDatabase, pool: DbPool) -> TestApp {
 
 /// The server on a given database and pool, signing in with `token`.
 pub fn spawn_server(database: TestDatabase, pool: DbPool, token: String) -> TestApp {
+    spawn_server_allowing(database, pool, token, AllowedOrigins::default())
+}
+
+/// `spawn_app` whose forms may also come from the origins in `list`.
+pub fn spawn_app_allowing(list: &str) -> TestApp {
+    let database = TestDatabase::new();
+    let pool = db::open(&database.url, &PoolSettings::default()).expect("open the test database");
+    let (_, token) = insert_user(&pool, "manager", true, None);
+    spawn_server_allowing(database, pool, token, AllowedOrigins::parse(list).unwrap())
+}
+
+fn spawn_server_allowing(
+    database: TestDatabase,
+    pool: DbPool,
+    token: String,
+    allowed_origins: AllowedOrigins,
+) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().unwrap().port();
-    let state = AppState {
-        pool: pool.clone(),
-        passwords: PasswordCache::new(Duration::from_secs(300), 1000),
-    };
+    let state = AppState::new(pool.clone(), allowed_origins);
     let settings = ServerSettings {
         workers: 2,
         shutdown_timeout: Duration::from_secs(1),

@@ -117,6 +117,11 @@ pub fn count(conn: &mut DbConnection, scope: Scope) -> QueryResult<i64> {
     q.count().get_result(conn)
 }
 
+/// The 1-based place of a membership in the id-ordered list of them all.
+pub fn position(conn: &mut DbConnection, id: i64) -> QueryResult<i64> {
+    ugm::table.filter(ugm::id.le(id)).count().get_result(conn)
+}
+
 /// Creates a membership, or says in plain words why it cannot exist.
 ///
 /// Uniqueness is the database's unique index, not a check before the insert,

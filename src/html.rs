@@ -1,0 +1,364 @@
+//! The HTML pages for managers, written with maud, which escapes every value
+//! it is given. No JavaScript: plain forms that POST, and one inline
+//! stylesheet that the Content-Security-Policy allows by its hash alone.
+
+use std::sync::LazyLock;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, HttpResponseBuilder};
+use base64::Engine;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use sha2::{Digest, Sha256};
+
+use crate::db::models::{MembershipRow, User, UserGroup};
+
+/// The managers' page.
+pub const PAGE_PATH: &str = "/user-group-memberships.html";
+/// Memberships on a page when `end` is not given.
+pub const PAGE_SIZE: i64 = 50;
+/// The most memberships one page shows, whatever `start` and `end` say.
+pub const MAX_PAGE_ROWS: i64 = 500;
+/// Users and groups offered in a choice list; past this, the form asks for
+/// an id instead (a select of thousands helps no one).
+pub const MAX_CHOICES: i64 = 1000;
+
+const CSS: &str = "\
+body{font:16px/1.45 system-ui,sans-serif;margin:0 auto;max-width:62rem;padding:1rem 1.5rem;color:#1b1b1b;background:#fff}\
+h1{font-size:1.6rem;margin:.2rem 0}h2{font-size:1.25rem;margin:1.8rem 0 .6rem}h3{font-size:1.05rem}\
+header p{margin:0;color:#555}\
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #ddd}\
+th{background:#f3f4f6}tr:target{background:#fff6c8}\
+form.inline{display:inline;margin:0}\
+form.fields{display:flex;flex-wrap:wrap;gap:.8rem;align-items:end;padding:.8rem;background:#f7f7f9;border:1px solid #e2e2e8;border-radius:6px}\
+form.fields div{display:flex;flex-direction:column;gap:.2rem}\
+label{font-weight:600;font-size:.9rem}\
+input,select,button{font:inherit;padding:.3rem .5rem}\
+button{cursor:pointer;border:1px solid #666;border-radius:4px;background:#fff}\
+button.primary{background:#1f5fbf;border-color:#1f5fbf;color:#fff}\
+.errors{border:2px solid #b3261e;background:#fdecea;color:#5c0f0b;padding:.6rem 1rem;border-radius:6px}\
+.errors h2{margin:0 0 .3rem;font-size:1.05rem}.errors ul{margin:0;padding-left:1.2rem}\
+nav.pages{display:flex;gap:1.2rem;margin:.6rem 0}\
+.muted{color:#555}";
+
+/// `Content-Security-Policy` for every HTML response: nothing may load or
+/// run but the stylesheet above, forms post only here, and no one frames us.
+static CSP: LazyLock<String> = LazyLock::new(|| {
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(CSS.as_bytes()));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    )
+});
+
+/// Adds the headers every HTML response carries.
+pub fn secure(builder: &mut HttpResponseBuilder) {
+    builder
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP.as_str()))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
+        // The page shows who belongs where: no shared cache keeps it.
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+}
+
+/// A whole HTML response.
+pub fn response(status: StatusCode, page: Markup) -> HttpResponse {
+    let mut builder = HttpResponse::build(status);
+    secure(&mut builder);
+    builder.body(page.into_string())
+}
+
+/// A 303 to the page after a form post, so that reloading does not post
+/// again.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+fn layout(title: &str, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · syncd" }
+                style { (PreEscaped(CSS)) }
+            }
+            body { (content) }
+        }
+    }
+}
+
+fn errors_box(messages: &[String]) -> Markup {
+    html! {
+        @if !messages.is_empty() {
+            div.errors role="alert" {
+                h2 { "That did not work:" }
+                ul { @for m in messages { li { (m) } } }
+            }
+        }
+    }
+}
+
+/// The page for an error, in the same plain words as the XML.
+pub fn error_page(status: StatusCode, messages: &[String]) -> Markup {
+    let title = status.canonical_reason().unwrap_or("Error");
+    layout(
+        title,
+        html! {
+            h1 { (title) }
+            (errors_box(messages))
+            p { a href=(PAGE_PATH) { "Go to the user group memberships" } }
+        },
+    )
+}
+
+/// Which memberships a page shows: 1-based, inclusive, like `start`/`end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: i64,
+    pub end: i64,
+}
+
+impl Window {
+    /// The window of [`PAGE_SIZE`] that holds the item at `position`.
+    pub fn around(position: i64) -> Window {
+        let start = (position.max(1) - 1) / PAGE_SIZE * PAGE_SIZE + 1;
+        Window {
+            start,
+            end: start + PAGE_SIZE - 1,
+        }
+    }
+
+    pub fn query(&self) -> String {
+        format!("?start={}&end={}", self.start, self.end)
+    }
+
+    pub fn url(&self) -> String {
+        format!("{PAGE_PATH}{}", self.query())
+    }
+
+    fn size(&self) -> i64 {
+        self.end - self.start + 1
+    }
+}
+
+/// What a form sent, shown again when the page comes back with a problem.
+#[derive(Debug, Default, Clone)]
+pub struct Echo {
+    pub user_id: String,
+    pub user_group_id: String,
+    pub name: String,
+    pub description: String,
+}
+
+/// Everything the memberships page shows.
+pub struct MembershipsPage<'a> {
+    pub caller: &'a User,
+    pub window: Window,
+    pub total: i64,
+    pub rows: &'a [MembershipRow],
+    pub users: &'a [User],
+    pub users_total: i64,
+    pub groups: &'a [UserGroup],
+    pub groups_total: i64,
+    pub errors: &'a [String],
+    pub echo: &'a Echo,
+}
+
+pub fn memberships_page(p: &MembershipsPage<'_>) -> Markup {
+    layout(
+        "User group memberships",
+        html! {
+            header {
+                h1 { "User group memberships" }
+                p { "Signed in as " strong { (p.caller.login) } "." }
+            }
+            (errors_box(p.errors))
+            (add_form(p))
+            (memberships_table(p))
+            (user_groups_section(p))
+        },
+    )
+}
+
+fn add_form(p: &MembershipsPage<'_>) -> Markup {
+    html! {
+        section aria-labelledby="add-heading" {
+            h2 #add-heading { "Add a membership" }
+            form.fields method="post" action=(p.window.url()) {
+                div {
+                    label for="membership-user" { "User" }
+                    @if p.users_total <= MAX_CHOICES {
+                        select #membership-user name="user_group_membership[user_id]" required {
+                            option value="" { "Choose a user" }
+                            @for u in p.users {
+                                option value=(u.id) selected[p.echo.user_id == u.id.to_string()] {
+                                    (u.login) " (" (u.name) ")"
+                                }
+                            }
+                        }
+                    } @else {
+                        input #membership-user type="number" min="1" required
+                            name="user_group_membership[user_id]" value=(p.echo.user_id)
+                            placeholder="user id";
+                    }
+                }
+                div {
+                    label for="membership-group" { "User group" }
+                    @if p.groups_total <= MAX_CHOICES {
+                        select #membership-group name="user_group_membership[user_group_id]" required {
+                            option value="" { "Choose a user group" }
+                            @for g in p.groups {
+                                option value=(g.id) selected[p.echo.user_group_id == g.id.to_string()] {
+                                    (g.name)
+                                }
+                            }
+                        }
+                    } @else {
+                        input #membership-group type="number" min="1" required
+                            name="user_group_membership[user_group_id]" value=(p.echo.user_group_id)
+                            placeholder="user group id";
+                    }
+                }
+                button.primary type="submit" { "Add membership" }
+            }
+        }
+    }
+}
+
+fn memberships_table(p: &MembershipsPage<'_>) -> Markup {
+    let w = p.window;
+    let shown = p.rows.len() as i64;
+    html! {
+        section aria-labelledby="memberships-heading" {
+            h2 #memberships-heading { "Memberships" }
+            p.muted {
+                @if p.total == 0 {
+                    "There are no memberships yet."
+                } @else if shown == 0 {
+                    "There are " (p.total) " memberships; none from number " (w.start) " on."
+                } @else {
+                    "Showing " (w.start) "–" (w.start + shown - 1) " of " (p.total) "."
+                }
+            }
+            @if shown > 0 {
+                table {
+                    thead { tr { th { "Id" } th { "User" } th { "User group" } th { "Added (UTC)" } th { "Remove" } } }
+                    tbody {
+                        @for row in p.rows {
+                            @let m = &row.membership;
+                            @let login = row.user.as_ref().map_or("(gone)", |u| u.login.as_str());
+                            @let group = row.user_group.as_ref().map_or("(gone)", |g| g.name.as_str());
+                            tr #{ "membership-" (m.id) } {
+                                td { (m.id) }
+                                td { (login) }
+                                td { (group) }
+                                td { (m.created_at.format("%Y-%m-%d %H:%M")) }
+                                td {
+                                    form.inline method="post"
+                                        action={ "/user-group-memberships/" (m.id) ".html" (w.query()) } {
+                                        input type="hidden" name="_method" value="delete";
+                                        button type="submit" aria-label={ "Delete " (login) " from " (group) } {
+                                            "Delete"
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            nav.pages aria-label="Pages of memberships" {
+                @if w.start > 1 {
+                    @let size = w.size();
+                    @let prev = Window { start: (w.start - size).max(1), end: w.start - 1 };
+                    a rel="prev" href=(prev.url()) { "← Previous" }
+                }
+                @if w.end < p.total {
+                    @let next = Window { start: w.end + 1, end: w.end.saturating_add(w.size()) };
+                    a rel="next" href=(next.url()) { "Next →" }
+                }
+            }
+        }
+    }
+}
+
+fn user_groups_section(p: &MembershipsPage<'_>) -> Markup {
+    html! {
+        section #user-groups aria-labelledby="groups-heading" {
+            h2 #groups-heading { "User groups" }
+            @if p.groups.is_empty() {
+                p.muted { "There are no user groups yet." }
+            } @else {
+                table {
+                    thead { tr { th { "Id" } th { "Name" } th { "Description" } } }
+                    tbody {
+                        @for g in p.groups {
+                            tr { td { (g.id) } td { (g.name) } td { (g.description.as_deref().unwrap_or("")) } }
+                        }
+                    }
+                }
+                @if p.groups_total > p.groups.len() as i64 {
+                    p.muted { "…and " (p.groups_total - p.groups.len() as i64) " more." }
+                }
+            }
+            h3 { "Create a user group" }
+            form.fields method="post" action={ "/user_groups.html" (p.window.query()) } {
+                div {
+                    label for="group-name" { "Name" }
+                    input #group-name type="text" name="user_group[name]" required maxlength="255"
+                        value=(p.echo.name);
+                }
+                div {
+                    label for="group-description" { "Description" }
+                    input #group-description type="text" name="user_group[description]"
+                        value=(p.echo.description);
+                }
+                button.primary type="submit" { "Create user group" }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_of_page_size() {
+        assert_eq!(Window::around(1), Window { start: 1, end: 50 });
+        assert_eq!(Window::around(50), Window { start: 1, end: 50 });
+        assert_eq!(
+            Window::around(51),
+            Window {
+                start: 51,
+                end: 100
+            }
+        );
+        assert_eq!(Window::around(0), Window { start: 1, end: 50 });
+    }
+
+    #[test]
+    fn the_error_page_escapes_messages() {
+        let page = error_page(
+            StatusCode::NOT_FOUND,
+            &["<script>alert(1)</script> & \"x\"".into()],
+        )
+        .into_string();
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot;"));
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("<title>Not Found · syncd</title>"));
+    }
+
+    #[test]
+    fn the_policy_names_the_hash_of_the_stylesheet() {
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(CSS.as_bytes()));
+        assert!(CSP.contains(&format!("style-src 'sha256-{expected}'")));
+        assert!(CSP.starts_with("default-src 'none'"));
+    }
+}
