@@ -35,7 +35,7 @@ label{font-weight:600;font-size:.9rem}\
 input,select,button{font:inherit;padding:.3rem .5rem}\
 button{cursor:pointer;border:1px solid #666;border-radius:4px;background:#fff}\
 button.primary{background:#1f5fbf;border-color:#1f5fbf;color:#fff}\
-.errors{border:2px solid #b3261e;background:#fdecea;color:#5c0f0b;padding:.6rem 1rem;border-radius:6px}\
+.errors{margin-top:1rem;border:2px solid #b3261e;background:#fdecea;color:#5c0f0b;padding:.6rem 1rem;border-radius:6px}\
 .errors h2{margin:0 0 .3rem;font-size:1.05rem}.errors ul{margin:0;padding-left:1.2rem}\
 nav.pages{display:flex;gap:1.2rem;margin:.6rem 0}\
 .muted{color:#555}";

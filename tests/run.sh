@@ -7,8 +7,12 @@
 #      this script starts from the installed PostgreSQL binaries (as the
 #      `postgres` OS user when run as root, 127.0.0.1 only, a private port)
 #      and removes afterwards.
+#   3. the managers' page in Debian's headless Chromium, driven by
+#      playwright-core from npm (tests/browser), against the real binary.
 # It installs what the tests need first (curl; libpq-dev and pkg-config to
-# build). Without PostgreSQL binaries it says what it skipped, and why.
+# build; chromium; playwright-core with `npm ci`). Without PostgreSQL
+# binaries it says what it skipped, and why. SYNCD_SKIP_BROWSER=1 skips pass 3
+# (and says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +22,10 @@ need_packages=()
 command -v curl >/dev/null 2>&1 || need_packages+=(curl)
 [ -e /usr/include/postgresql/libpq-fe.h ] || need_packages+=(libpq-dev)
 command -v pkg-config >/dev/null 2>&1 || need_packages+=(pkg-config)
+if [ "${SYNCD_SKIP_BROWSER:-}" != 1 ]; then
+  [ -x /usr/bin/chromium ] || need_packages+=(chromium)
+  command -v npm >/dev/null 2>&1 || need_packages+=(nodejs npm)
+fi
 if [ ${#need_packages[@]} -gt 0 ]; then
   say "installing ${need_packages[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -107,6 +115,22 @@ fi
 if [ -n "$pg_url" ]; then
   SYNCD_TEST_DATABASE=postgres SYNCD_TEST_POSTGRES_URL="$pg_url" \
     run_suite "postgres_outage" --test api
+fi
+
+if [ "${SYNCD_SKIP_BROWSER:-}" = 1 ]; then
+  skipped+=("pass 3, the browser tests (SYNCD_SKIP_BROWSER=1)")
+else
+  say "pass 3: the managers' page in headless Chromium"
+  cargo build --bin syncd
+  (
+    cd tests/browser
+    if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+      npm ci --no-audit --no-fund --loglevel=error
+    fi
+    SYNCD_BIN="$PWD/../../target/debug/syncd" SYNCD_BROWSER_OUT="$PWD/../../target/browser" \
+      node --test --test-reporter=spec memberships.test.mjs
+  )
+  say "screenshots of the page: target/browser/*.png"
 fi
 
 if [ ${#skipped[@]} -gt 0 ]; then

@@ -19,6 +19,8 @@ const SHOWN_HEADERS: &[&str] = &[
     "www-authenticate",
     "retry-after",
     "etag",
+    "x-frame-options",
+    "content-security-policy",
 ];
 
 struct Example {
