@@ -124,19 +124,36 @@ pub fn position(conn: &mut DbConnection, id: i64) -> QueryResult<i64> {
 
 /// Creates a membership, or says in plain words why it cannot exist.
 ///
-/// Uniqueness is the database's unique index, not a check before the insert,
-/// so two concurrent creates of one pair give exactly one row.
+/// Uniqueness is the database's unique index, not the check before the
+/// insert, so two concurrent creates of one pair give exactly one row.
 pub fn create(
     conn: &mut DbConnection,
     user_id: i64,
     user_group_id: i64,
 ) -> QueryResult<Result<Membership, Vec<String>>> {
+    use diesel::dsl::exists;
+    // One round trip for the three checks. The pair check is only a fast
+    // path: it spares PostgreSQL a sequence number per refused duplicate,
+    // so ids stay dense alike on both backends.
+    let (user, group, pair): (bool, bool, bool) = diesel::select((
+        exists(users::table.filter(users::id.eq(user_id))),
+        exists(user_groups::table.filter(user_groups::id.eq(user_group_id))),
+        exists(
+            ugm::table
+                .filter(ugm::user_id.eq(user_id))
+                .filter(ugm::user_group_id.eq(user_group_id)),
+        ),
+    ))
+    .get_result(conn)?;
     let mut problems = Vec::new();
-    if !super::users::exists(conn, user_id)? {
+    if !user {
         problems.push(format!("User {user_id} does not exist."));
     }
-    if !super::user_groups::exists(conn, user_group_id)? {
+    if !group {
         problems.push(format!("User group {user_group_id} does not exist."));
+    }
+    if pair && problems.is_empty() {
+        problems.push(DUPLICATE.to_string());
     }
     if !problems.is_empty() {
         return Ok(Err(problems));
