@@ -186,45 +186,62 @@ pub fn memberships_page(p: &MembershipsPage<'_>) -> Markup {
 }
 
 fn add_form(p: &MembershipsPage<'_>) -> Markup {
+    let users = p
+        .users
+        .iter()
+        .map(|u| (u.id, format!("{} ({})", u.login, u.name)));
+    let groups = p.groups.iter().map(|g| (g.id, g.name.clone()));
     html! {
         section aria-labelledby="add-heading" {
             h2 #add-heading { "Add a membership" }
             form.fields method="post" action=(p.window.url()) {
-                div {
-                    label for="membership-user" { "User" }
-                    @if p.users_total <= MAX_CHOICES {
-                        select #membership-user name="user_group_membership[user_id]" required {
-                            option value="" { "Choose a user" }
-                            @for u in p.users {
-                                option value=(u.id) selected[p.echo.user_id == u.id.to_string()] {
-                                    (u.login) " (" (u.name) ")"
-                                }
-                            }
-                        }
-                    } @else {
-                        input #membership-user type="number" min="1" required
-                            name="user_group_membership[user_id]" value=(p.echo.user_id)
-                            placeholder="user id";
-                    }
-                }
-                div {
-                    label for="membership-group" { "User group" }
-                    @if p.groups_total <= MAX_CHOICES {
-                        select #membership-group name="user_group_membership[user_group_id]" required {
-                            option value="" { "Choose a user group" }
-                            @for g in p.groups {
-                                option value=(g.id) selected[p.echo.user_group_id == g.id.to_string()] {
-                                    (g.name)
-                                }
-                            }
-                        }
-                    } @else {
-                        input #membership-group type="number" min="1" required
-                            name="user_group_membership[user_group_id]" value=(p.echo.user_group_id)
-                            placeholder="user group id";
-                    }
-                }
+                (choice(Choice {
+                    id: "membership-user",
+                    label: "User",
+                    name: "user_group_membership[user_id]",
+                    what: "user",
+                    chosen: &p.echo.user_id,
+                    listed: p.users_total <= MAX_CHOICES,
+                }, users))
+                (choice(Choice {
+                    id: "membership-group",
+                    label: "User group",
+                    name: "user_group_membership[user_group_id]",
+                    what: "user group",
+                    chosen: &p.echo.user_group_id,
+                    listed: p.groups_total <= MAX_CHOICES,
+                }, groups))
                 button.primary type="submit" { "Add membership" }
+            }
+        }
+    }
+}
+
+/// A labelled field that picks a record: a choice list, or an id field when
+/// there are too many to list.
+struct Choice<'a> {
+    id: &'a str,
+    label: &'a str,
+    name: &'a str,
+    what: &'a str,
+    chosen: &'a str,
+    listed: bool,
+}
+
+fn choice(c: Choice<'_>, options: impl Iterator<Item = (i64, String)>) -> Markup {
+    html! {
+        div {
+            label for=(c.id) { (c.label) }
+            @if c.listed {
+                select id=(c.id) name=(c.name) required {
+                    option value="" { "Choose a " (c.what) }
+                    @for (id, text) in options {
+                        option value=(id) selected[c.chosen == id.to_string()] { (text) }
+                    }
+                }
+            } @else {
+                input id=(c.id) type="number" min="1" required name=(c.name) value=(c.chosen)
+                    placeholder={ (c.what) " id" };
             }
         }
     }
@@ -352,6 +369,59 @@ mod tests {
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot;"));
         assert!(!page.contains("<script>"));
         assert!(page.contains("<title>Not Found · syncd</title>"));
+    }
+
+    fn render(users_total: i64, groups_total: i64) -> String {
+        let at = chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc();
+        let user = User {
+            id: 7,
+            login: "alice".into(),
+            name: "Alice".into(),
+            email_address: None,
+            user_group_manager: true,
+            created_at: at,
+            updated_at: at,
+        };
+        let group = UserGroup {
+            id: 9,
+            name: "Editors".into(),
+            description: None,
+            created_at: at,
+            updated_at: at,
+        };
+        let echo = Echo {
+            user_id: "7".into(),
+            ..Echo::default()
+        };
+        memberships_page(&MembershipsPage {
+            caller: &user,
+            window: Window::around(1),
+            total: 0,
+            rows: &[],
+            users: std::slice::from_ref(&user),
+            users_total,
+            groups: std::slice::from_ref(&group),
+            groups_total,
+            errors: &[],
+            echo: &echo,
+        })
+        .into_string()
+    }
+
+    #[test]
+    fn too_many_to_list_asks_for_an_id() {
+        let listed = render(1, MAX_CHOICES);
+        assert!(listed.contains(r#"<option value="7" selected>alice (Alice)</option>"#));
+        assert!(listed.contains(r#"<option value="9">Editors</option>"#));
+        let ids = render(MAX_CHOICES + 1, MAX_CHOICES + 1);
+        assert!(!ids.contains("<select"));
+        assert!(ids.contains(
+            r#"<input id="membership-user" type="number" min="1" required name="user_group_membership[user_id]" value="7" placeholder="user id">"#
+        ));
+        assert!(ids.contains(
+            r#"name="user_group_membership[user_group_id]" value="" placeholder="user group id">"#
+        ));
+        assert!(ids.contains(r#"<label for="membership-group">User group</label>"#));
     }
 
     #[test]
