@@ -274,3 +274,53 @@ fn every_url_form_names_the_same_sqlite_file() {
     assert!(out.status.success());
     assert_eq!(stdout(&out), "");
 }
+
+#[test]
+fn allowed_origins_are_checked_at_start_and_used() {
+    let (_dir, url) = fresh_url();
+    for (args, env) in [
+        (
+            vec!["serve", "--allowed-origins", "intranet.example.com"],
+            None,
+        ),
+        (vec!["serve"], Some("https://ok.example.com,ftp://x")),
+    ] {
+        let mut cmd = syncd_command(&url);
+        cmd.args(&args).args(["--bind", "127.0.0.1:0"]);
+        if let Some(list) = env {
+            cmd.env("SYNCD_ALLOWED_ORIGINS", list);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            stderr(&out).contains("is not an origin"),
+            "{}",
+            stderr(&out)
+        );
+    }
+
+    let (_, token) = stdout(&syncd(&url, &["users", "create", "boss", "--manager"]))
+        .trim()
+        .split_once(' ')
+        .map(|(id, t)| (id.to_string(), t.to_string()))
+        .unwrap();
+    let daemon = Daemon::start_with(
+        &url,
+        &[("SYNCD_ALLOWED_ORIGINS", "https://intranet.example.com")],
+    );
+    let client = reqwest::blocking::Client::new();
+    let post = |origin: &str, name: &str| {
+        client
+            .post(format!("{}/user_groups.xml", daemon.address))
+            .header("X-API-KEY", &token)
+            .header("Origin", origin)
+            .form(&[("user_group[name]", name)])
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(post("https://intranet.example.com", "Intranet"), 201);
+    assert_eq!(post("https://elsewhere.example.com", "Elsewhere"), 403);
+    assert_eq!(post(&daemon.address, "Own"), 201);
+}

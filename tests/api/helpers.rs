@@ -382,8 +382,14 @@ pub fn syncd_command(database_url: &str) -> Command {
 impl Daemon {
     /// Starts `syncd serve` on a random port and waits until it listens.
     pub fn start(database_url: &str) -> Daemon {
+        Daemon::start_with(database_url, &[])
+    }
+
+    /// `start` with more environment variables.
+    pub fn start_with(database_url: &str, env: &[(&str, &str)]) -> Daemon {
         let mut child = syncd_command(database_url)
             .args(["serve", "--bind", "127.0.0.1:0"])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
