@@ -1,8 +1,9 @@
-//! The `syncd` command line: `serve` (the default), `migrate`, `users ...`
-//! and `groups ...`. Results a script reads go to stdout, one line each;
+//! The `syncd` command line: `serve` (the default), `migrate`, `users ...`,
+//! `groups ...` and `import ...`. Results a script reads go to stdout, one line each;
 //! messages go to stderr.
 
 pub mod groups;
+pub mod import;
 pub mod serve;
 pub mod users;
 
@@ -91,6 +92,9 @@ pub enum Command {
     /// Manage user groups.
     #[command(subcommand)]
     Groups(groups::Command),
+    /// Bulk-load users, user groups or memberships from a CSV file.
+    #[command(subcommand)]
+    Import(import::Command),
 }
 
 /// Runs what the command line asks for.
@@ -108,6 +112,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Users(c) => users::run(&cli.database, c),
         Command::Groups(c) => groups::run(&cli.database, c),
+        Command::Import(c) => import::run(&cli.database, c),
     }
 }
 

@@ -11,6 +11,7 @@ mod errors;
 mod forms;
 mod golden;
 mod helpers;
+mod import;
 mod json;
 mod lifecycle;
 mod list;

@@ -1,6 +1,7 @@
 //! Plain functions over a `&mut DbConnection`, one module per resource. They
 //! return Diesel's errors; the API layer decides what a client sees of them.
 
+pub mod bulk;
 pub mod memberships;
 pub mod user_groups;
 pub mod users;
