@@ -12,6 +12,8 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use sha2::{Digest, Sha256};
 
+use crate::db::models::User;
+
 /// Random bytes in a token (shown as twice as many hex digits).
 const TOKEN_BYTES: usize = 32;
 
@@ -132,6 +134,46 @@ impl PasswordCache {
     }
 }
 
+/// Users recently found by their token's digest, kept for a short while
+/// so that a busy client costs no database round trip to sign in. The TTL
+/// bounds how long a token replaced by `syncd users token` (another
+/// process) keeps working in a running server.
+pub struct TokenCache {
+    ttl: Duration,
+    max_entries: usize,
+    entries: Mutex<HashMap<String, (User, Instant)>>,
+}
+
+impl TokenCache {
+    pub fn new(ttl: Duration, max_entries: usize) -> Self {
+        TokenCache {
+            ttl,
+            max_entries,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, digest: &str) -> Option<User> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match entries.get(digest) {
+            Some((user, at)) if at.elapsed() < self.ttl => Some(user.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn put(&self, digest: String, user: User) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= self.max_entries {
+            let ttl = self.ttl;
+            entries.retain(|_, (_, at)| at.elapsed() < ttl);
+            if entries.len() >= self.max_entries {
+                entries.clear();
+            }
+        }
+        entries.insert(digest, (user, Instant::now()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +208,24 @@ mod tests {
         assert_eq!(cache.lookup("alice", "pw2"), None);
         assert_eq!(cache.lookup("bob", "pw"), None);
         let short = PasswordCache::new(Duration::from_millis(0), 10);
+        let tokens = TokenCache::new(Duration::from_secs(60), 1);
+        let user = |id| User {
+            id,
+            login: "a".into(),
+            name: "a".into(),
+            email_address: None,
+            user_group_manager: true,
+            created_at: Default::default(),
+            updated_at: Default::default(),
+        };
+        tokens.put("d1".into(), user(1));
+        assert_eq!(tokens.get("d1").map(|u| u.id), Some(1));
+        tokens.put("d2".into(), user(2));
+        assert_eq!(tokens.get("d1"), None, "full: the old entries went");
+        assert_eq!(tokens.get("d2").map(|u| u.id), Some(2));
+        let expired = TokenCache::new(Duration::from_millis(0), 10);
+        expired.put("d".into(), user(3));
+        assert_eq!(expired.get("d"), None);
         short.remember("alice", "pw", 7);
         assert_eq!(short.lookup("alice", "pw"), None);
     }

@@ -66,23 +66,30 @@ pub fn credentials(headers: &HeaderMap) -> Option<Credentials> {
 /// Checks credentials and returns the user they belong to.
 pub async fn authenticate(state: &AppState, creds: Credentials) -> Result<User, ApiError> {
     match creds {
-        Credentials::Token(token) => {
-            let digest = token_digest(&token);
-            run_db(state, move |c| Ok(users::find_by_token_digest(c, &digest)?))
-                .await?
-                .ok_or(ApiError::Unauthorized)
-        }
+        Credentials::Token(token) => by_token(state, &token).await?.ok_or(ApiError::Unauthorized),
         Credentials::Basic { user, password } => {
             // Highrise style first: the token as the user name.
-            let digest = token_digest(&user);
-            if let Some(found) =
-                run_db(state, move |c| Ok(users::find_by_token_digest(c, &digest)?)).await?
-            {
+            if let Some(found) = by_token(state, &user).await? {
                 return Ok(found);
             }
             login_with_password(state, user, password).await
         }
     }
+}
+
+/// The user a token belongs to: from the short-lived cache, else the
+/// database (only successes are cached: a wrong token always costs a look).
+async fn by_token(state: &AppState, token: &str) -> Result<Option<User>, ApiError> {
+    let digest = token_digest(token);
+    if let Some(user) = state.tokens.get(&digest) {
+        return Ok(Some(user));
+    }
+    let key = digest.clone();
+    let found = run_db(state, move |c| Ok(users::find_by_token_digest(c, &key)?)).await?;
+    if let Some(user) = &found {
+        state.tokens.put(digest, user.clone());
+    }
+    Ok(found)
 }
 
 async fn login_with_password(

@@ -16,15 +16,19 @@ pub mod users;
 
 use actix_web::web;
 
-use crate::credentials::PasswordCache;
+use crate::credentials::{PasswordCache, TokenCache};
 use crate::db::{DbConnection, DbPool};
 use cross_site::AllowedOrigins;
 use errors::ApiError;
+
+/// How long a token, once checked against the database, is taken on trust.
+pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What every handler shares.
 pub struct AppState {
     pub pool: DbPool,
     pub passwords: PasswordCache,
+    pub tokens: TokenCache,
     /// Other sites whose pages may post forms here.
     pub allowed_origins: AllowedOrigins,
 }
@@ -34,6 +38,7 @@ impl AppState {
         AppState {
             pool,
             passwords: PasswordCache::new(std::time::Duration::from_secs(300), 10_000),
+            tokens: TokenCache::new(TOKEN_CACHE_TTL, 10_000),
             allowed_origins,
         }
     }

@@ -105,6 +105,15 @@ fn users_token_replaces_the_old_token() {
     assert_eq!(status(new), 200);
     assert_eq!(status(&old), 401);
 
+    // While syncd runs: a token it has just accepted is taken on trust for
+    // at most TOKEN_CACHE_TTL after it is replaced, then refused.
+    let out = syncd(&url, &["users", "token", "bob"]);
+    let newer = stdout(&out).trim_end().to_string();
+    assert_eq!(status(&newer), 200);
+    std::thread::sleep(syncd::api::TOKEN_CACHE_TTL + std::time::Duration::from_millis(100));
+    assert_eq!(status(new), 401, "the replaced token stopped working");
+    assert_eq!(status(&newer), 200);
+
     let out = syncd(&url, &["users", "token", "nobody"]);
     assert!(!out.status.success());
     assert_eq!(stdout(&out), "");

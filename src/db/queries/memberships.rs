@@ -35,35 +35,73 @@ pub struct Page {
     pub with_relations: bool,
 }
 
-/// Applies a page's filters to a boxed query over memberships (joined or not).
-macro_rules! apply_page {
-    ($query:expr, $page:expr) => {{
+// The memberships table again, for the subquery that finds a page's first
+// id (a query may not name one table twice).
+diesel::alias!(ugm as ids: FirstIds);
+
+/// Loads a page of `$query` (memberships, joined or not) narrowed by
+/// `$filter`: after an id (keyset), or from the `offset`-th row, found by
+/// an id-only subquery so the rows skipped are never joined or loaded.
+macro_rules! page_of {
+    ($conn:expr, $page:expr, $query:expr, $ids:expr) => {{
         let page: &Page = $page;
-        let mut q = $query.order(ugm::id.asc()).limit(page.limit);
-        match page.scope {
-            Scope::All => {}
-            Scope::User(id) => q = q.filter(ugm::user_id.eq(id)),
-            Scope::UserGroup(id) => q = q.filter(ugm::user_group_id.eq(id)),
+        match page.after_id {
+            Some(after) => $query
+                .filter(ugm::id.gt(after))
+                .order(ugm::id.asc())
+                .limit(page.limit)
+                .load($conn),
+            None => {
+                let first = $ids
+                    .select(ids.field(ugm::id))
+                    .order(ids.field(ugm::id).asc())
+                    .offset(page.offset)
+                    .limit(1)
+                    .single_value();
+                $query
+                    .filter(ugm::id.nullable().ge(first))
+                    .order(ugm::id.asc())
+                    .limit(page.limit)
+                    .load($conn)
+            }
         }
-        if let Some(after) = page.after_id {
-            q = q.filter(ugm::id.gt(after));
-        }
-        if page.offset > 0 {
-            q = q.offset(page.offset);
-        }
-        q
     }};
+}
+
+/// [`page_of`] in each scope. Each arm has its own type, so no query is
+/// boxed: Diesel keeps prepared statements only for queries whose shape is
+/// known at compile time, and a boxed one is parsed again every time.
+macro_rules! load_page {
+    ($conn:expr, $page:expr, $query:expr) => {
+        match $page.scope {
+            Scope::All => page_of!($conn, $page, $query, ids),
+            Scope::User(id) => page_of!(
+                $conn,
+                $page,
+                $query.filter(ugm::user_id.eq(id)),
+                ids.filter(ids.field(ugm::user_id).eq(id))
+            ),
+            Scope::UserGroup(id) => page_of!(
+                $conn,
+                $page,
+                $query.filter(ugm::user_group_id.eq(id)),
+                ids.filter(ids.field(ugm::user_group_id).eq(id))
+            ),
+        }
+    };
 }
 
 /// Loads one page of memberships in id order.
 pub fn page(conn: &mut DbConnection, page: &Page) -> QueryResult<Vec<MembershipRow>> {
     if page.with_relations {
-        let query = ugm::table
-            .inner_join(users::table)
-            .inner_join(user_groups::table)
-            .select((MEMBERSHIP_COLUMNS, USER_COLUMNS, USER_GROUP_COLUMNS))
-            .into_boxed();
-        let rows: Vec<(Membership, User, UserGroup)> = apply_page!(query, page).load(conn)?;
+        let rows: Vec<(Membership, User, UserGroup)> = load_page!(
+            conn,
+            page,
+            ugm::table
+                .inner_join(users::table)
+                .inner_join(user_groups::table)
+                .select((MEMBERSHIP_COLUMNS, USER_COLUMNS, USER_GROUP_COLUMNS))
+        )?;
         Ok(rows
             .into_iter()
             .map(|(membership, user, user_group)| MembershipRow {
@@ -73,8 +111,8 @@ pub fn page(conn: &mut DbConnection, page: &Page) -> QueryResult<Vec<MembershipR
             })
             .collect())
     } else {
-        let query = ugm::table.select(MEMBERSHIP_COLUMNS).into_boxed();
-        let rows: Vec<Membership> = apply_page!(query, page).load(conn)?;
+        let rows: Vec<Membership> =
+            load_page!(conn, page, ugm::table.select(MEMBERSHIP_COLUMNS))?;
         Ok(rows
             .into_iter()
             .map(|membership| MembershipRow {
@@ -92,18 +130,31 @@ pub fn find(
     id: i64,
     with_relations: bool,
 ) -> QueryResult<Option<MembershipRow>> {
-    // A keyset page that starts just before `id` and holds one row.
-    let rows = page(
-        conn,
-        &Page {
-            scope: Scope::All,
-            after_id: Some(id - 1),
-            offset: 0,
-            limit: 1,
-            with_relations,
-        },
-    )?;
-    Ok(rows.into_iter().next().filter(|r| r.membership.id == id))
+    if with_relations {
+        let row: Option<(Membership, User, UserGroup)> = ugm::table
+            .inner_join(users::table)
+            .inner_join(user_groups::table)
+            .filter(ugm::id.eq(id))
+            .select((MEMBERSHIP_COLUMNS, USER_COLUMNS, USER_GROUP_COLUMNS))
+            .first(conn)
+            .optional()?;
+        Ok(row.map(|(membership, user, user_group)| MembershipRow {
+            membership,
+            user: Some(user),
+            user_group: Some(user_group),
+        }))
+    } else {
+        let row: Option<Membership> = ugm::table
+            .filter(ugm::id.eq(id))
+            .select(MEMBERSHIP_COLUMNS)
+            .first(conn)
+            .optional()?;
+        Ok(row.map(|membership| MembershipRow {
+            membership,
+            user: None,
+            user_group: None,
+        }))
+    }
 }
 
 /// How many memberships a scope holds.
