@@ -51,6 +51,7 @@ impl Application {
         settings: &ServerSettings,
     ) -> std::io::Result<Application> {
         let port = listener.local_addr()?.port();
+        let pool_size = state.pool.max_size() as usize;
         let state = web::Data::new(state);
         let inflight = InFlight::new();
         let counter = inflight.clone();
@@ -83,6 +84,10 @@ impl Application {
                 })
         })
         .workers(settings.workers.max(1))
+        // Database work runs on these threads and each holds a pooled
+        // connection: more threads than connections would only wait, and
+        // every idle thread keeps a malloc arena's worth of memory.
+        .worker_max_blocking_threads(pool_size.max(2))
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         // Signals are ours: SIGINT must be as graceful as SIGTERM.
         .disable_signals()

@@ -111,8 +111,7 @@ pub fn page(conn: &mut DbConnection, page: &Page) -> QueryResult<Vec<MembershipR
             })
             .collect())
     } else {
-        let rows: Vec<Membership> =
-            load_page!(conn, page, ugm::table.select(MEMBERSHIP_COLUMNS))?;
+        let rows: Vec<Membership> = load_page!(conn, page, ugm::table.select(MEMBERSHIP_COLUMNS))?;
         Ok(rows
             .into_iter()
             .map(|membership| MembershipRow {
