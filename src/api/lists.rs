@@ -48,7 +48,7 @@ pub fn first_page<R>(
     range: Range,
     count: impl FnOnce(&mut DbConnection) -> QueryResult<i64>,
     page: impl FnOnce(&mut DbConnection, i64, i64) -> QueryResult<Vec<R>>,
-    version: impl FnOnce(&mut DbConnection) -> QueryResult<String>,
+    version: impl FnOnce(&mut DbConnection, i64) -> QueryResult<String>,
 ) -> Result<FirstPage<R>, ApiError> {
     let total = count(c)?;
     let slice = range.slice(total);
@@ -58,7 +58,7 @@ pub fn first_page<R>(
         Vec::new()
     };
     let version = if slice.count > CHUNK {
-        Some(version(c)?)
+        Some(version(c, total)?)
     } else {
         None
     };
@@ -94,7 +94,7 @@ pub async fn whole_table<R: Row>(
             range,
             count,
             |c, offset, limit| page(c, None, offset, limit),
-            version,
+            |c, _| version(c),
         )
     })
     .await?;

@@ -116,7 +116,7 @@ async fn list_scope(
                 };
                 memberships::page(c, &page)
             },
-            |c| memberships::version(c, scope, with_relations),
+            |c, total| memberships::version(c, scope, total, with_relations),
         )
     })
     .await?;
