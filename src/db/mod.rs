@@ -208,9 +208,11 @@ pub fn open(url: &str, settings: &PoolSettings) -> Result<DbPool, OpenError> {
     drop(first);
     let builder = r2d2::Pool::builder()
         .connection_timeout(settings.connection_timeout)
-        // PostgreSQL connections die with the server; pinging them at check-out
-        // lets the pool replace them. SQLite files do not go away.
-        .test_on_check_out(matches!(target, Target::Postgres(_)));
+        // No ping at check-out: it was a second round trip on every
+        // PostgreSQL request. A connection that died with its server fails
+        // its next query (a 503 with Retry-After), libpq then reports it
+        // bad, and `has_broken` makes the pool drop it.
+        .test_on_check_out(false);
     if !memory {
         return Ok(builder
             .max_size(settings.max_size.max(1))
