@@ -1,0 +1,1 @@
+DROP INDEX index_memberships_on_id;
