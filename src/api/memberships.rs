@@ -279,7 +279,7 @@ pub async fn delete(
     let format = api_format(&req)?;
     let id = params::path_id(&req, "id")?;
     remove(&state, id).await?;
-    Ok(empty_ok(format))
+    Ok(respond::empty_ok(format))
 }
 
 /// `POST /user-group-memberships/{id}` with `_method=delete` in a form: a
@@ -299,7 +299,7 @@ pub async fn post_to_one(
         return page::after_post(&req, &state, &caller, outcome, Echo::default()).await;
     }
     removed?;
-    Ok(empty_ok(format))
+    Ok(respond::empty_ok(format))
 }
 
 /// What `/user-group-memberships/{id}` allows (POST only stands in for
@@ -314,11 +314,4 @@ async fn remove(state: &AppState, id: i64) -> Result<(), ApiError> {
             "Membership {id} does not exist."
         )))
     }
-}
-
-/// The answer to a DELETE: 200, empty body.
-pub fn empty_ok(format: Format) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(format.content_type())
-        .finish()
 }

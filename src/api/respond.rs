@@ -65,6 +65,13 @@ pub fn full(req: &HttpRequest, status: StatusCode, format: Format, body: Vec<u8>
     builder.body(body)
 }
 
+/// The answer to a DELETE: 200, empty body, the format's content type.
+pub fn empty_ok(format: Format) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(format.content_type())
+        .finish()
+}
+
 /// Adds a header to a built response (values syncd makes are always valid).
 pub fn with_header(
     mut response: HttpResponse,

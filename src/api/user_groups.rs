@@ -9,7 +9,6 @@ use super::body::{self, Fields};
 use super::errors::ApiError;
 use super::format::{Format, api_format, negotiate};
 use super::lists::{self, Row};
-use super::memberships::empty_ok;
 use super::page::{self, Done, PAGE_FORMATS};
 use super::{AppState, params, render, respond, run_db};
 use crate::db::models::UserGroup;
@@ -195,7 +194,7 @@ pub async fn post_to_one(
             &group,
             include.timestamps,
         )),
-        (_, Ok(None)) => Ok(empty_ok(format)),
+        (_, Ok(None)) => Ok(respond::empty_ok(format)),
         (_, Err(e)) => Err(e),
     }
 }
@@ -218,5 +217,5 @@ pub async fn delete(
     let format = api_format(&req)?;
     let id = params::path_id(&req, "id")?;
     remove(&state, id).await?;
-    Ok(empty_ok(format))
+    Ok(respond::empty_ok(format))
 }
