@@ -103,6 +103,16 @@ impl JsonWriter {
     pub fn take(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.buf)
     }
+
+    /// Bytes written so far (since the last `take`).
+    pub fn written(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Room for `more` bytes, so a long document is not copied as it grows.
+    pub fn reserve(&mut self, more: usize) {
+        self.buf.reserve(more);
+    }
 }
 
 #[cfg(test)]

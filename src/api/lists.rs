@@ -132,9 +132,7 @@ pub fn respond<R: Row>(
         e.empty_list(name);
     } else {
         e.begin_list(name);
-        for row in &first.rows {
-            write(&mut e, row);
-        }
+        e.rows(&first.rows, &write);
     }
     let remaining = first.count - first.rows.len() as i64;
     if first.rows.is_empty() || remaining <= 0 || (first.rows.len() as i64) < CHUNK {
@@ -199,9 +197,7 @@ async fn next_chunk<R: Row>(
             return Some((Err(e), None));
         }
     };
-    for row in &rows {
-        (st.write)(&mut st.encoder, row);
-    }
+    st.encoder.rows(&rows, &st.write);
     st.remaining -= rows.len() as i64;
     if (rows.len() as i64) < CHUNK || st.remaining <= 0 {
         st.encoder.end_list(st.name);

@@ -7,10 +7,13 @@ use sha2::{Digest, Sha256};
 
 use super::format::Format;
 
-/// A strong ETag: a digest of the exact bytes.
+/// A strong ETag: a 128-bit fingerprint of the exact bytes. XXH3 rather
+/// than SHA-256: the tag only has to change when the body does (the client
+/// can read the body anyway), and SHA-256 of an 88 KB list was 7% of its
+/// time (`perf`, bench L).
 pub fn strong_etag(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
-    format!("\"{}\"", hex::encode(&digest[..16]))
+    let digest = xxhash_rust::xxh3::xxh3_128(body);
+    format!("\"{digest:032x}\"")
 }
 
 /// A weak ETag for a streamed list, from the request and a version of the

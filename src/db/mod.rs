@@ -5,6 +5,7 @@
 pub mod models;
 pub mod queries;
 pub mod schema;
+mod timestamp;
 
 use std::time::Duration;
 

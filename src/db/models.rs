@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::Queryable;
 
 use super::schema::users;
+use super::timestamp::Stamp;
 
 #[derive(Queryable, Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -13,7 +14,9 @@ pub struct User {
     pub name: String,
     pub email_address: Option<String>,
     pub user_group_manager: bool,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 
@@ -41,7 +44,9 @@ pub struct UserGroup {
     pub id: i64,
     pub name: String,
     pub description: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 
@@ -52,7 +57,9 @@ pub struct Membership {
     pub id: i64,
     pub user_id: i64,
     pub user_group_id: i64,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 
