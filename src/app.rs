@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::{DefaultHeaders, Logger, Next, from_fn};
+use actix_web::middleware::{Condition, DefaultHeaders, Logger, Next, from_fn};
 use actix_web::{App, HttpMessage, HttpServer, Route, web};
 
 use crate::api::errors::ApiError;
@@ -17,6 +17,11 @@ use crate::inflight::{CountedBody, InFlight};
 /// The access log line: address, request line, status, bytes, time. Never a
 /// header, so never a token or a password.
 const ACCESS_LOG_FORMAT: &str = r#"%a "%r" %s %b %Dms"#;
+
+/// Whether `RUST_LOG` lets the access log's lines through.
+fn access_log_enabled() -> bool {
+    log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info)
+}
 
 /// A server bound to its port, ready to run.
 pub struct Application {
@@ -72,7 +77,13 @@ impl Application {
                     async move { fut.await.map(|res| rerender_error(res, error_format)) }
                 })
                 .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
-                .wrap(Logger::new(ACCESS_LOG_FORMAT))
+                // Logger renders its line's parts for every request whether
+                // or not the line is then logged: leave it out unless the
+                // access log is on (RUST_LOG=info, the default).
+                .wrap(Condition::new(
+                    access_log_enabled(),
+                    Logger::new(ACCESS_LOG_FORMAT),
+                ))
                 .wrap_fn(move |req, srv| {
                     // Counted until the response body is finished or dropped.
                     let guard = counter.enter();

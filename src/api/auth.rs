@@ -11,7 +11,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use base64::Engine;
 
 use super::errors::ApiError;
-use super::{AppState, run_db};
+use super::{AppState, read_one, run_db};
 use crate::credentials::{token_digest, verify_password};
 use crate::db::models::User;
 use crate::db::queries::users;
@@ -85,7 +85,7 @@ async fn by_token(state: &AppState, token: &str) -> Result<Option<User>, ApiErro
         return Ok(Some(user));
     }
     let key = digest.clone();
-    let found = run_db(state, move |c| Ok(users::find_by_token_digest(c, &key)?)).await?;
+    let found = read_one(state, move |c| Ok(users::find_by_token_digest(c, &key)?)).await?;
     if let Some(user) = &found {
         state.tokens.put(digest, user.clone());
     }
@@ -98,7 +98,7 @@ async fn login_with_password(
     password: String,
 ) -> Result<User, ApiError> {
     if let Some(id) = state.passwords.lookup(&login, &password) {
-        if let Some(user) = run_db(state, move |c| Ok(users::find(c, id)?)).await? {
+        if let Some(user) = read_one(state, move |c| Ok(users::find(c, id)?)).await? {
             return Ok(user);
         }
     }

@@ -12,7 +12,7 @@ use super::errors::ApiError;
 use super::format::{Format, api_format, negotiate};
 use super::lists::{self, Row};
 use super::page::{self, Done, PAGE_FORMATS};
-use super::{AppState, params, render, respond, run_db};
+use super::{AppState, params, read_one, render, respond, run_db};
 use crate::db::DbConnection;
 use crate::db::models::MembershipRow;
 use crate::db::queries::memberships::{self, Page, Scope};
@@ -34,7 +34,7 @@ pub async fn show(
     let format = api_format(&req)?;
     let id = params::path_id(&req, "id")?;
     let include = params::include(&req)?;
-    let row = run_db(&state, move |c| {
+    let row = read_one(&state, move |c| {
         Ok(memberships::find(c, id, include.relations())?)
     })
     .await?

@@ -36,10 +36,10 @@ pub struct AppState {
 impl AppState {
     pub fn new(pool: DbPool, allowed_origins: AllowedOrigins) -> AppState {
         AppState {
-            pool,
             passwords: PasswordCache::new(std::time::Duration::from_secs(300), 10_000),
             tokens: TokenCache::new(TOKEN_CACHE_TTL, 10_000),
             allowed_origins,
+            pool,
         }
     }
 }
@@ -57,4 +57,25 @@ where
         f(&mut conn)
     })
     .await?
+}
+
+/// Runs a point read (one row by its key) at once on the async worker when
+/// the database is SQLite and a pooled connection is idle; otherwise as
+/// [`run_db`]. Handing a read of a few microseconds to the blocking pool and
+/// waking the worker again (futex, context switches) was most of the time of
+/// `GET /user-group-memberships/{id}` (perf, bench S). SQLite in WAL mode
+/// does not make readers wait for writers, so the worker is not held up;
+/// PostgreSQL reads always go to the blocking pool, as they wait on the
+/// network. Lists and writes use [`run_db`].
+pub async fn read_one<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+{
+    if let Some(mut conn) = state.pool.try_get()
+        && matches!(*conn, DbConnection::Sqlite(_))
+    {
+        return f(&mut conn);
+    }
+    run_db(state, f).await
 }

@@ -10,7 +10,7 @@ use super::errors::ApiError;
 use super::format::{Format, api_format, negotiate};
 use super::lists::{self, Row};
 use super::page::{self, Done, PAGE_FORMATS};
-use super::{AppState, params, render, respond, run_db};
+use super::{AppState, params, read_one, render, respond, run_db};
 use crate::db::models::UserGroup;
 use crate::db::queries::user_groups;
 
@@ -29,7 +29,7 @@ pub async fn show(
     let format = api_format(&req)?;
     let id = params::path_id(&req, "id")?;
     let include = params::include(&req)?;
-    let group = run_db(&state, move |c| Ok(user_groups::find(c, id)?))
+    let group = read_one(&state, move |c| Ok(user_groups::find(c, id)?))
         .await?
         .ok_or_else(|| not_found(id))?;
     Ok(one(

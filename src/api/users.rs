@@ -8,7 +8,7 @@ use super::auth::{Caller, Manager};
 use super::errors::ApiError;
 use super::format::api_format;
 use super::lists::{self, Row};
-use super::{AppState, params, render, respond, run_db};
+use super::{AppState, params, read_one, render, respond};
 use crate::db::models::User;
 use crate::db::queries::users;
 
@@ -35,7 +35,7 @@ pub async fn show(
     let format = api_format(&req)?;
     let id = params::path_id(&req, "id")?;
     let include = params::include(&req)?;
-    let user = run_db(&state, move |c| Ok(users::find(c, id)?))
+    let user = read_one(&state, move |c| Ok(users::find(c, id)?))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("User {id} does not exist.")))?;
     let body = render::document(format, |e| render::user(e, &user, include.timestamps));

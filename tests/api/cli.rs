@@ -333,3 +333,30 @@ fn allowed_origins_are_checked_at_start_and_used() {
     assert_eq!(post("https://elsewhere.example.com", "Elsewhere"), 403);
     assert_eq!(post(&daemon.address, "Own"), 201);
 }
+
+#[test]
+fn the_access_log_is_written_only_when_rust_log_lets_it_through() {
+    let (_dir, url) = fresh_url();
+    // syncd's own lines stay on (the test waits for "listening on").
+    for (rust_log, logged) in [("info", true), ("warn,syncd=info", false)] {
+        let daemon = Daemon::start_with(&url, &[("RUST_LOG", rust_log)]);
+        let status = reqwest::blocking::get(format!("{}/me.xml", daemon.address))
+            .unwrap()
+            .status();
+        assert_eq!(status, 401);
+        // The access log line is written when the response is finished.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while logged
+            && !daemon.stderr().contains("\"GET /me.xml HTTP/1.1\" 401")
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(
+            daemon.stderr().contains("\"GET /me.xml HTTP/1.1\" 401"),
+            logged,
+            "RUST_LOG={rust_log}: {}",
+            daemon.stderr()
+        );
+    }
+}
