@@ -18,6 +18,9 @@ use crate::inflight::{CountedBody, InFlight};
 /// header, so never a token or a password.
 const ACCESS_LOG_FORMAT: &str = r#"%a "%r" %s %b %Dms"#;
 
+/// `SYNCD_REQUEST_TIMEOUT` unless set.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Whether `RUST_LOG` lets the access log's lines through.
 fn access_log_enabled() -> bool {
     log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info)
@@ -37,6 +40,9 @@ pub struct ServerSettings {
     pub workers: usize,
     /// How long a graceful stop waits for requests in flight.
     pub shutdown_timeout: Duration,
+    /// How long a client may take to send a request's head, and then again
+    /// its body: a slow client holds a connection, never a worker.
+    pub request_timeout: Duration,
 }
 
 impl Default for ServerSettings {
@@ -44,6 +50,7 @@ impl Default for ServerSettings {
         ServerSettings {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             shutdown_timeout: Duration::from_secs(30),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }
@@ -57,6 +64,8 @@ impl Application {
     ) -> std::io::Result<Application> {
         let port = listener.local_addr()?.port();
         let pool_size = state.pool.max_size() as usize;
+        let mut state = state;
+        state.body_timeout = settings.request_timeout;
         let state = web::Data::new(state);
         let inflight = InFlight::new();
         let counter = inflight.clone();
@@ -66,7 +75,7 @@ impl Application {
                 .app_data(state.clone())
                 .configure(routes)
                 .default_service(web::to(not_found))
-                .wrap(from_fn(refuse_cross_site_forms))
+                .wrap(from_fn(refuse_early))
                 .wrap_fn(|mut req, srv| {
                     // Formats come from the extension; the router sees the
                     // path without it.
@@ -100,6 +109,9 @@ impl Application {
         // every idle thread keeps a malloc arena's worth of memory.
         .worker_max_blocking_threads(pool_size.max(2))
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        // The head must arrive within this (else 408 and the connection is
+        // closed); the body gets its own deadline in `api::body::read`.
+        .client_request_timeout(settings.request_timeout)
         // Signals are ours: SIGINT must be as graceful as SIGTERM.
         .disable_signals()
         .listen(listener)?
@@ -161,13 +173,15 @@ async fn wait_for_shutdown_signal() {
     }
 }
 
-/// A form from another site is refused before anything else looks at it.
-async fn refuse_cross_site_forms(
+/// Oversized heads and forms from other sites are refused before anything
+/// else looks at them (routing, sign-in).
+async fn refuse_early(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let verdict = match req.app_data::<web::Data<AppState>>() {
-        Some(state) => cross_site::check(req.request(), &state.allowed_origins),
+        Some(state) => crate::api::head::check(req.request())
+            .and_then(|()| cross_site::check(req.request(), &state.allowed_origins)),
         None => Err(ApiError::Internal),
     };
     match verdict {

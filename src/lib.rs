@@ -11,4 +11,5 @@ pub mod domain;
 pub mod html;
 pub mod inflight;
 pub mod json;
+pub mod throttle;
 pub mod xml;

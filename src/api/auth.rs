@@ -15,6 +15,7 @@ use super::{AppState, read_one, run_db};
 use crate::credentials::{token_digest, verify_password};
 use crate::db::models::User;
 use crate::db::queries::users;
+use crate::throttle::retry_after_secs;
 
 /// Credentials as sent, before they are checked.
 #[derive(PartialEq, Eq)]
@@ -128,11 +129,60 @@ type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 fn extract_user(req: &HttpRequest) -> Extracted<User> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let creds = credentials(req.headers());
+    let address = req.peer_addr().map(|a| a.ip());
     Box::pin(async move {
         let state = state.ok_or(ApiError::Internal)?;
+        // No credentials is not a guess: a browser's first request has none.
         let creds = creds.ok_or(ApiError::Unauthorized)?;
-        authenticate(&state, creds).await
+        let keys = failure_keys(address, &creds);
+        // Checked before the credentials, so that once throttled even the
+        // right password gets 429 and a guess cannot be confirmed.
+        let failures = &state.sign_in_failures;
+        if let Some(wait) = keys.iter().filter_map(|k| failures.blocked(k)).max() {
+            let retry_after = retry_after_secs(wait);
+            return Err(ApiError::SignInThrottled { retry_after });
+        }
+        let user = match authenticate(&state, creds).await {
+            Ok(user) => user,
+            Err(ApiError::Unauthorized) => {
+                for key in &keys {
+                    failures.hit(key);
+                }
+                return Err(ApiError::Unauthorized);
+            }
+            Err(e) => return Err(e),
+        };
+        // A login that signs in starts again; an address does not, or one
+        // account of the attacker's own would reset its count.
+        if let Some(login) = keys.get(1) {
+            failures.clear(login);
+        }
+        if let Some(limit) = &state.rate_limit
+            && let Some(wait) = limit.hit(&format!("user:{}", user.id))
+        {
+            let retry_after = retry_after_secs(wait);
+            return Err(ApiError::RateLimited {
+                retry_after,
+                limit: limit.limit(),
+            });
+        }
+        Ok(user)
     })
+}
+
+/// What failed sign-ins are counted against: the client's address, and for
+/// HTTP Basic the login too (as a digest, so a long or secret user name
+/// costs a fixed few bytes and is never kept as sent).
+fn failure_keys(address: Option<std::net::IpAddr>, creds: &Credentials) -> Vec<String> {
+    let mut keys = vec![match address {
+        Some(ip) => format!("address:{ip}"),
+        None => "address:unknown".to_string(),
+    }];
+    if let Credentials::Basic { user, .. } = creds {
+        let digest = xxhash_rust::xxh3::xxh3_128(user.as_bytes());
+        keys.push(format!("login:{digest:032x}"));
+    }
+    keys
 }
 
 /// Any signed-in user.

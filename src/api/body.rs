@@ -108,16 +108,26 @@ pub async fn read(req: &HttpRequest, mut payload: web::Payload) -> Result<Bytes,
         return Err(ApiError::PayloadTooLarge);
     }
     let capacity = declared.unwrap_or(1024).min(MAX_BODY_BYTES as u64) as usize;
-    let mut body = BytesMut::with_capacity(capacity);
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|_| ApiError::bad_request("The request body could not be read."))?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge);
+    let deadline = req
+        .app_data::<web::Data<super::AppState>>()
+        .map_or(crate::app::DEFAULT_REQUEST_TIMEOUT, |s| s.body_timeout);
+    let whole = async move {
+        let mut body = BytesMut::with_capacity(capacity);
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|_| ApiError::bad_request("The request body could not be read."))?;
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+        Ok(body.freeze())
+    };
+    // A body sent a byte at a time would otherwise keep its request open
+    // for as long as the client likes.
+    actix_rt::time::timeout(deadline, whole)
+        .await
+        .map_err(|_| ApiError::RequestTimeout(deadline.as_secs().max(1)))?
 }
 
 /// The fields of a record body, names dasherized (`user_id` -> `user-id`).

@@ -29,10 +29,27 @@ pub enum ApiError {
     NotAcceptable(String),
     #[error("payload too large")]
     PayloadTooLarge,
+    /// Too many or too large request headers.
+    #[error("request header fields too large")]
+    HeadersTooLarge,
+    #[error("URI too long")]
+    UriTooLong,
+    /// The body did not arrive within this many seconds.
+    #[error("request timeout")]
+    RequestTimeout(u64),
     #[error("unsupported media type")]
     UnsupportedMediaType(String),
     #[error("unprocessable")]
     Unprocessable(Vec<String>),
+    /// Too many failed sign-ins from this address or for this login.
+    #[error("too many failed sign-ins")]
+    SignInThrottled { retry_after: u64 },
+    /// Over `SYNCD_RATE_LIMIT`.
+    #[error("rate limited")]
+    RateLimited {
+        retry_after: u64,
+        limit: crate::throttle::Limit,
+    },
     #[error("service unavailable")]
     Unavailable,
     /// The cause has been logged where it happened.
@@ -71,6 +88,26 @@ impl ApiError {
                 "The request body is larger than {} KiB.",
                 super::body::MAX_BODY_BYTES / 1024
             )],
+            ApiError::HeadersTooLarge => vec![format!(
+                "The request headers are too large: at most {} headers of {} KiB in all.",
+                super::head::MAX_HEADERS,
+                super::head::MAX_HEADER_BYTES / 1024
+            )],
+            ApiError::UriTooLong => vec![format!(
+                "The URL is longer than {} KiB.",
+                super::head::MAX_URI_BYTES / 1024
+            )],
+            ApiError::RequestTimeout(secs) => vec![format!(
+                "The request body did not arrive within {secs} seconds."
+            )],
+            ApiError::SignInThrottled { retry_after } => vec![format!(
+                "Too many failed sign-ins; try again in {retry_after} seconds."
+            )],
+            ApiError::RateLimited { retry_after, limit } => vec![format!(
+                "Too many requests: at most {} every {} seconds; try again in {retry_after} seconds.",
+                limit.count,
+                limit.window.as_secs()
+            )],
             ApiError::Unavailable => {
                 vec!["The database is unavailable right now; try again in a moment.".into()]
             }
@@ -90,6 +127,10 @@ impl ApiError {
             }
             ApiError::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+            }
+            ApiError::SignInThrottled { retry_after }
+            | ApiError::RateLimited { retry_after, .. } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             _ => {}
         }
@@ -132,8 +173,14 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::SignInThrottled { .. } | ApiError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

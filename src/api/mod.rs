@@ -5,6 +5,7 @@ pub mod body;
 pub mod cross_site;
 pub mod errors;
 pub mod format;
+pub mod head;
 pub mod lists;
 pub mod memberships;
 pub mod page;
@@ -18,8 +19,19 @@ use actix_web::web;
 
 use crate::credentials::{PasswordCache, TokenCache};
 use crate::db::{DbConnection, DbPool};
+use crate::throttle::{Limit, Throttle};
 use cross_site::AllowedOrigins;
 use errors::ApiError;
+
+/// Failed sign-ins allowed per client address and per login in a window,
+/// unless `SYNCD_AUTH_FAILURE_LIMIT` says otherwise.
+pub const DEFAULT_AUTH_FAILURE_LIMIT: Limit = Limit {
+    count: 10,
+    window: std::time::Duration::from_secs(60),
+};
+
+/// Clients (addresses, logins, users) counted at once by each throttle.
+const THROTTLED_KEYS: usize = 100_000;
 
 /// How long a token, once checked against the database, is taken on trust.
 pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -31,6 +43,13 @@ pub struct AppState {
     pub tokens: TokenCache,
     /// Other sites whose pages may post forms here.
     pub allowed_origins: AllowedOrigins,
+    /// Failed sign-ins, per client address and per login.
+    pub sign_in_failures: Throttle,
+    /// Requests per signed-in user, when `SYNCD_RATE_LIMIT` is set.
+    pub rate_limit: Option<Throttle>,
+    /// How long a request body may take to arrive (set from the server's
+    /// request timeout).
+    pub body_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -40,7 +59,17 @@ impl AppState {
             tokens: TokenCache::new(TOKEN_CACHE_TTL, 10_000),
             allowed_origins,
             pool,
+            sign_in_failures: Throttle::new(DEFAULT_AUTH_FAILURE_LIMIT, THROTTLED_KEYS),
+            rate_limit: None,
+            body_timeout: crate::app::DEFAULT_REQUEST_TIMEOUT,
         }
+    }
+
+    /// The same state with other limits on failed sign-ins and on requests.
+    pub fn with_limits(mut self, auth_failures: Limit, rate_limit: Option<Limit>) -> AppState {
+        self.sign_in_failures = Throttle::new(auth_failures, THROTTLED_KEYS);
+        self.rate_limit = rate_limit.map(|l| Throttle::new(l, THROTTLED_KEYS));
+        self
     }
 }
 

@@ -13,6 +13,7 @@ use crate::app::{Application, ServerSettings};
 use crate::credentials::{generate_token, token_digest};
 use crate::db::DbPool;
 use crate::db::queries::users::{self, NewUser};
+use crate::throttle::Limit;
 
 #[derive(Args, Debug, Clone)]
 pub struct Opts {
@@ -28,6 +29,52 @@ pub struct Opts {
     /// (such as https://intranet.example.com). syncd's own origin always may.
     #[arg(long, env = "SYNCD_ALLOWED_ORIGINS", default_value = "", value_parser = parse_origins)]
     pub allowed_origins: AllowedOrigins,
+
+    #[command(flatten)]
+    pub limits: Limits,
+
+    /// How long a client may take to send a request's head, and then its
+    /// body (such as 10s or 500ms); slower ones get 408.
+    #[arg(long, env = "SYNCD_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
+    pub request_timeout: std::time::Duration,
+}
+
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let bad = || format!("{text:?} is not a time such as 10s or 500ms");
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000)
+    } else {
+        (text, 1000)
+    };
+    let ms = number
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| bad())?
+        .checked_mul(scale)
+        .ok_or_else(bad)?;
+    if !(100..=3_600_000).contains(&ms) {
+        return Err(format!(
+            "{text:?}: the timeout must be from 100ms to 1 hour"
+        ));
+    }
+    Ok(std::time::Duration::from_millis(ms))
+}
+
+/// Limits on guessing and on busy clients.
+#[derive(Args, Debug, Clone)]
+pub struct Limits {
+    /// Failed sign-ins allowed per client address and per login, as
+    /// COUNT/WINDOW; after that, 429 with Retry-After until the window ends.
+    #[arg(long, env = "SYNCD_AUTH_FAILURE_LIMIT", default_value = "10/60s")]
+    pub auth_failure_limit: Limit,
+
+    /// Requests allowed per signed-in user, as COUNT/WINDOW such as 150/5s;
+    /// after that, 429 with Retry-After. Off unless set.
+    #[arg(long, env = "SYNCD_RATE_LIMIT")]
+    pub rate_limit: Option<Limit>,
 }
 
 fn parse_origins(list: &str) -> Result<AllowedOrigins, String> {
@@ -45,8 +92,10 @@ pub fn run(database: &DatabaseOptions, opts: Opts) -> anyhow::Result<()> {
     if let Some(w) = opts.workers {
         settings.workers = w.max(1);
     }
+    settings.request_timeout = opts.request_timeout;
     log::info!("syncd listening on http://{addr}");
-    let state = AppState::new(pool, opts.allowed_origins);
+    let state = AppState::new(pool, opts.allowed_origins)
+        .with_limits(opts.limits.auth_failure_limit, opts.limits.rate_limit);
     actix_rt::System::new().block_on(async move {
         let app = Application::build(listener, state, &settings)?;
         app.run_until_stopped().await

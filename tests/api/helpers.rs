@@ -18,6 +18,7 @@ use syncd::app::{Application, ServerSettings};
 use syncd::credentials::{generate_token, hash_password, token_digest};
 use syncd::db::queries::{memberships, user_groups, users};
 use syncd::db::{self, DbPool, PoolSettings};
+use syncd::throttle::Limit;
 
 pub struct TestApp {
     pub address: String,
@@ -186,10 +187,37 @@ pub fn spawn_server(database: TestDatabase, pool: DbPool, token: String) -> Test
 
 /// `spawn_app` whose forms may also come from the origins in `list`.
 pub fn spawn_app_allowing(list: &str) -> TestApp {
+    spawn_app_guarded(Guards {
+        allowed_origins: AllowedOrigins::parse(list).unwrap(),
+        ..Guards::default()
+    })
+}
+
+/// What a test server is configured to refuse.
+pub struct Guards {
+    pub allowed_origins: AllowedOrigins,
+    pub auth_failures: Limit,
+    pub rate_limit: Option<Limit>,
+    pub request_timeout: Duration,
+}
+
+impl Default for Guards {
+    fn default() -> Guards {
+        Guards {
+            allowed_origins: AllowedOrigins::default(),
+            auth_failures: syncd::api::DEFAULT_AUTH_FAILURE_LIMIT,
+            rate_limit: None,
+            request_timeout: syncd::app::DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+}
+
+/// `spawn_app` with other limits.
+pub fn spawn_app_guarded(guards: Guards) -> TestApp {
     let database = TestDatabase::new();
     let pool = db::open(&database.url, &PoolSettings::default()).expect("open the test database");
     let (_, token) = insert_user(&pool, "manager", true, None);
-    spawn_server_allowing(database, pool, token, AllowedOrigins::parse(list).unwrap())
+    spawn_server_guarded(database, pool, token, guards)
 }
 
 fn spawn_server_allowing(
@@ -198,12 +226,27 @@ fn spawn_server_allowing(
     token: String,
     allowed_origins: AllowedOrigins,
 ) -> TestApp {
+    let guards = Guards {
+        allowed_origins,
+        ..Guards::default()
+    };
+    spawn_server_guarded(database, pool, token, guards)
+}
+
+fn spawn_server_guarded(
+    database: TestDatabase,
+    pool: DbPool,
+    token: String,
+    guards: Guards,
+) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().unwrap().port();
-    let state = AppState::new(pool.clone(), allowed_origins);
+    let state = AppState::new(pool.clone(), guards.allowed_origins)
+        .with_limits(guards.auth_failures, guards.rate_limit);
     let settings = ServerSettings {
         workers: 2,
         shutdown_timeout: Duration::from_secs(1),
+        request_timeout: guards.request_timeout,
     };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

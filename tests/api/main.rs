@@ -10,6 +10,7 @@ mod docs;
 mod errors;
 mod forms;
 mod golden;
+mod hardening;
 mod helpers;
 mod import;
 mod json;

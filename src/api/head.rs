@@ -1,0 +1,33 @@
+//! Limits on a request's head, checked before routing and sign-in. actix
+//! itself buffers at most 128 KiB of head and 96 headers; these are the
+//! tighter limits of an API whose requests carry a few short headers.
+
+use actix_web::HttpRequest;
+
+use super::errors::ApiError;
+
+/// Bytes of all header names and values together.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Headers in one request.
+pub const MAX_HEADERS: usize = 64;
+/// Bytes of the path and query string.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// 431 for too many or too large headers, 414 for a long URI.
+pub fn check(req: &HttpRequest) -> Result<(), ApiError> {
+    let headers = req.headers();
+    let count = headers.len();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if count > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return Err(ApiError::HeadersTooLarge);
+    }
+    let uri = req.uri();
+    let uri_bytes = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
+    if uri_bytes > MAX_URI_BYTES {
+        return Err(ApiError::UriTooLong);
+    }
+    Ok(())
+}

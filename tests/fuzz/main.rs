@@ -1,0 +1,385 @@
+//! Fuzzing every parser of untrusted input, on the stable toolchain:
+//! proptest generates random bytes and mutations of the seed inputs in
+//! `tests/fuzz/corpus/TARGET/` (flipped and inserted bytes, syntax tokens,
+//! cut and repeated pieces), and each target checks that the parser returns
+//! (a value or an error) without a panic, within a time limit and within a
+//! memory cap.
+//!
+//! In the test command each target runs `FUZZ_CASES` cases (default 300).
+//! A long run: `FUZZ_SECONDS=600 cargo test --release --test fuzz -- TARGET`
+//! (see docs/SECURITY.md); `bash tests/fuzz/run.sh` runs all of them.
+//! Anything found becomes a seed in `corpus/` and a case in `regressions.rs`.
+
+mod regressions;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::web::Bytes;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+use syncd::api::body::{BodyKind, read_fields};
+use syncd::api::render::{MEMBERSHIP, USER_GROUP};
+
+/// The process may not hold more than this: a parser that allocates without
+/// bound for a bounded input aborts the run ("memory allocation failed").
+#[global_allocator]
+static ALLOCATOR: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, 512 << 20);
+
+/// Longest a single input may take before the run is declared hung.
+const HANG: Duration = Duration::from_secs(10);
+
+/// Largest input generated: past the 64 KiB body limit, which the server
+/// enforces before any parser sees a body.
+const MAX_INPUT: usize = 80 * 1024;
+
+/// Syntax that random bytes rarely hit on their own.
+const TOKENS: &[&[u8]] = &[
+    b"<",
+    b">",
+    b"</",
+    b"/>",
+    b"&",
+    b"&amp;",
+    b"&#",
+    b"&#x",
+    b";",
+    b"<!DOCTYPE a [",
+    b"<!ENTITY",
+    b"]]>",
+    b"<![CDATA[",
+    b"<?",
+    b"?>",
+    b"<!--",
+    b"-->",
+    b"=\"",
+    b"\"",
+    b"'",
+    b" nil=\"true\"",
+    b" type=\"integer\"",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b":",
+    b",",
+    b"null",
+    b"true",
+    b"1e999",
+    b"\\u",
+    b"\\ud800",
+    b"%",
+    b"%5B",
+    b"%5D",
+    b"%00",
+    b"+",
+    b"&",
+    b"=",
+    b"include=",
+    b"start=",
+    b"end=",
+    b"users",
+    b"timestamps",
+    b"--XyZ",
+    b"\r\n",
+    b"\r\n\r\n",
+    b"Content-Disposition: form-data; name=\"",
+    b"Basic ",
+    b"Bearer ",
+    b"\xff",
+    b"\xc3\xa9",
+    b"\xf0\x9f\x98\x80",
+    b"\0",
+    b"9999999999999999999999",
+    b"-",
+    b".xml",
+    b".json",
+];
+
+/// One change to a seed; positions are taken modulo the length.
+#[derive(Debug, Clone)]
+enum Mutation {
+    Flip(usize, u8),
+    Insert(usize, Vec<u8>),
+    Token(usize, usize),
+    Delete(usize, usize),
+    Repeat(usize, usize, u16),
+    Splice(usize, usize),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        1 => (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Mutation::Flip(at, b)),
+        1 => (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..16))
+            .prop_map(|(at, bytes)| Mutation::Insert(at, bytes)),
+        3 => (any::<usize>(), any::<usize>()).prop_map(|(at, t)| Mutation::Token(at, t)),
+        1 => (any::<usize>(), 1usize..64).prop_map(|(at, n)| Mutation::Delete(at, n)),
+        1 => (any::<usize>(), 1usize..32, 1u16..2000)
+            .prop_map(|(at, n, k)| Mutation::Repeat(at, n, k)),
+        1 => (any::<usize>(), any::<usize>()).prop_map(|(at, other)| Mutation::Splice(at, other)),
+    ]
+}
+
+fn apply(seed: &[u8], seeds: &[Vec<u8>], mutations: &[Mutation]) -> Vec<u8> {
+    let mut v = seed.to_vec();
+    for m in mutations {
+        let at = |p: usize, v: &Vec<u8>| if v.is_empty() { 0 } else { p % (v.len() + 1) };
+        match m {
+            Mutation::Flip(p, b) if !v.is_empty() => {
+                let i = p % v.len();
+                v[i] ^= b | 1;
+            }
+            Mutation::Flip(..) => {}
+            Mutation::Insert(p, bytes) => {
+                let i = at(*p, &v);
+                v.splice(i..i, bytes.iter().copied());
+            }
+            Mutation::Token(p, t) => {
+                let i = at(*p, &v);
+                v.splice(i..i, TOKENS[t % TOKENS.len()].iter().copied());
+            }
+            Mutation::Delete(p, n) => {
+                let i = at(*p, &v);
+                let end = (i + n).min(v.len());
+                v.drain(i..end);
+            }
+            Mutation::Repeat(p, n, k) => {
+                let i = at(*p, &v);
+                let end = (i + n).min(v.len());
+                let piece = v[i..end].to_vec();
+                let times = (*k as usize).min(MAX_INPUT / piece.len().max(1));
+                for _ in 0..times {
+                    v.splice(end..end, piece.iter().copied());
+                }
+            }
+            Mutation::Splice(p, other) => {
+                let other = &seeds[other % seeds.len()];
+                let i = at(*p, &v);
+                let from = if other.is_empty() { 0 } else { p % other.len() };
+                v.truncate(i);
+                v.extend_from_slice(&other[from..]);
+            }
+        }
+        v.truncate(MAX_INPUT);
+    }
+    v
+}
+
+fn corpus(target: &str) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fuzz/corpus")
+        .join(target);
+    let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    seeds.sort();
+    assert!(!seeds.is_empty(), "no seeds in {}", dir.display());
+    seeds
+}
+
+fn inputs(seeds: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
+    let all = seeds.clone();
+    prop_oneof![
+        1 => proptest::collection::vec(any::<u8>(), 0..512),
+        6 => (proptest::sample::select(seeds), proptest::collection::vec(mutation(), 0..8))
+            .prop_map(move |(seed, ms)| apply(&seed, &all, &ms)),
+    ]
+}
+
+/// The input being tried, for the hang report.
+static CURRENT: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// When the current input started, in ms since the watchdog began (0: idle).
+static STARTED_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Aborts the process, showing the input, when one input takes too long.
+fn watchdog() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(|| {
+        let epoch = Instant::now();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(500));
+                let started = STARTED_MS.load(Ordering::SeqCst);
+                let now = epoch.elapsed().as_millis() as u64;
+                if started != 0 && now.saturating_sub(started) > HANG.as_millis() as u64 {
+                    let input = CURRENT.lock().map(|v| v.clone()).unwrap_or_default();
+                    eprintln!(
+                        "HANG: an input took over {HANG:?}: {:?}",
+                        String::from_utf8_lossy(&input)
+                    );
+                    std::process::abort();
+                }
+            }
+        });
+        epoch
+    })
+}
+
+/// Runs `check` on generated inputs: `FUZZ_SECONDS` of them when set (a
+/// long run, a new seed for every round), else `FUZZ_CASES` (default 300).
+fn fuzz(target: &str, check: impl Fn(&[u8])) {
+    let epoch = watchdog();
+    let seeds = corpus(target);
+    for seed in &seeds {
+        check(seed);
+    }
+    let seconds: Option<u64> = std::env::var("FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let cases: u32 = std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let deadline = seconds.map(|s| Instant::now() + Duration::from_secs(s));
+    let mut total = 0u64;
+    let mut round = 0u64;
+    loop {
+        let config = Config {
+            cases: if deadline.is_some() { 2000 } else { cases },
+            failure_persistence: None,
+            max_shrink_iters: 2000,
+            ..Config::default()
+        };
+        let mut key = [0u8; 32];
+        key[..8].copy_from_slice(&round.to_le_bytes());
+        key[8..16].copy_from_slice(&(seconds.unwrap_or(0)).to_le_bytes());
+        let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &key);
+        let mut runner = TestRunner::new_with_rng(config.clone(), rng);
+        let result = runner.run(&inputs(seeds.clone()), |input| {
+            *CURRENT.lock().unwrap() = input.clone();
+            STARTED_MS.store(epoch.elapsed().as_millis() as u64 + 1, Ordering::SeqCst);
+            check(&input);
+            STARTED_MS.store(0, Ordering::SeqCst);
+            Ok(())
+        });
+        if let Err(e) = result {
+            panic!("{target}: {e}");
+        }
+        total += u64::from(config.cases);
+        round += 1;
+        match deadline {
+            Some(d) if Instant::now() < d => continue,
+            _ => break,
+        }
+    }
+    eprintln!(
+        "fuzz {target}: {total} generated inputs and {} seeds, no failure; peak RSS {} KiB",
+        seeds.len(),
+        peak_kib()
+    );
+}
+
+/// The most the process has held at once, in KiB (read from the kernel).
+fn peak_kib() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    actix_rt::System::new().block_on(f)
+}
+
+fn body(kind: BodyKind, input: &[u8]) {
+    let bytes = Bytes::copy_from_slice(input);
+    for root in [MEMBERSHIP, USER_GROUP] {
+        let _ = block_on(read_fields(kind.clone(), bytes.clone(), root));
+    }
+}
+
+#[test]
+fn xml_bodies() {
+    fuzz("xml", |input| {
+        if let Ok(fields) = syncd::xml::read_record(input, "user-group-membership") {
+            assert!(fields.len() <= syncd::xml::read::MAX_ELEMENTS);
+        }
+        body(BodyKind::Xml, input);
+    });
+}
+
+#[test]
+fn json_bodies() {
+    fuzz("json", |input| body(BodyKind::Json, input));
+}
+
+#[test]
+fn form_bodies() {
+    fuzz("form", |input| body(BodyKind::Form, input));
+}
+
+#[test]
+fn multipart_bodies() {
+    fuzz("multipart", |input| {
+        body(BodyKind::Multipart("XyZ".into()), input)
+    });
+}
+
+#[test]
+fn query_strings() {
+    fuzz("query", |input| {
+        let query = String::from_utf8_lossy(input);
+        let uri = format!("/user-group-memberships?{query}");
+        // Only what the HTTP layer would deliver: a URI it can parse.
+        if actix_web::http::Uri::try_from(uri.as_str()).is_err() {
+            return;
+        }
+        let req = actix_web::test::TestRequest::with_uri(&uri).to_http_request();
+        if let Ok((_, range)) = syncd::api::params::list(&req) {
+            let slice = range.slice(1_000_000);
+            assert!(slice.count >= 0 && slice.offset >= 0);
+        }
+        let _ = syncd::api::params::include(&req);
+    });
+}
+
+#[test]
+fn path_ids() {
+    fuzz("path", |input| {
+        let text = String::from_utf8_lossy(input);
+        if let Some(id) = syncd::domain::parse_id(&text) {
+            assert!(id >= 1);
+            assert_eq!(
+                id.to_string().trim_start_matches('0'),
+                text.trim_start_matches('0')
+            );
+        }
+    });
+}
+
+#[test]
+fn credential_and_content_type_headers() {
+    fuzz("auth", |input| {
+        let (name, value) = match input.iter().position(|&b| b == b':') {
+            Some(i) => (&input[..i], &input[i + 1..]),
+            None => (&b"authorization"[..], input),
+        };
+        let value = value.strip_prefix(b" ").unwrap_or(value);
+        let Ok(value) = HeaderValue::from_bytes(value) else {
+            return;
+        };
+        let names = [
+            HeaderName::from_bytes(name).ok(),
+            Some(HeaderName::from_static("authorization")),
+            Some(HeaderName::from_static("x-api-key")),
+        ];
+        for name in names.into_iter().flatten() {
+            let mut headers = HeaderMap::new();
+            headers.insert(name.clone(), value.clone());
+            let _ = syncd::api::auth::credentials(&headers);
+            let req = actix_web::test::TestRequest::default()
+                .insert_header((actix_web::http::header::CONTENT_TYPE, value.clone()))
+                .to_http_request();
+            let _ = syncd::api::body::body_kind(&req);
+        }
+    });
+}

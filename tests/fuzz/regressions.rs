@@ -1,0 +1,54 @@
+//! Inputs that once went wrong, or that attack a known weak spot of such
+//! parsers, kept as plain tests: each must give an error or a value, never
+//! a panic, a hang or a huge allocation.
+
+use actix_web::web::Bytes;
+use syncd::api::body::{BodyKind, read_fields};
+use syncd::api::render::MEMBERSHIP;
+
+fn read(kind: BodyKind, input: &[u8]) -> bool {
+    actix_rt::System::new()
+        .block_on(read_fields(kind, Bytes::copy_from_slice(input), MEMBERSHIP))
+        .is_ok()
+}
+
+#[test]
+fn billion_laughs_is_refused() {
+    let mut x = String::from("<?xml version=\"1.0\"?><!DOCTYPE l [<!ENTITY l0 \"ha\">");
+    for i in 1..10 {
+        let prev = format!("&l{};", i - 1).repeat(10);
+        x.push_str(&format!("<!ENTITY l{i} \"{prev}\">"));
+    }
+    x.push_str("]><user-group-membership><user-id>&l9;</user-id></user-group-membership>");
+    assert!(!read(BodyKind::Xml, x.as_bytes()));
+}
+
+#[test]
+fn deep_nesting_is_refused_in_every_encoding() {
+    let xml = format!("{}{}", "<a>".repeat(20_000), "</a>".repeat(20_000));
+    assert!(!read(BodyKind::Xml, xml.as_bytes()));
+    let json = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+    assert!(!read(BodyKind::Json, json.as_bytes()));
+    let form = format!("user_group_membership{}=1", "[a]".repeat(10_000));
+    let _ = read(BodyKind::Form, form.as_bytes());
+}
+
+#[test]
+fn many_character_references_and_fields() {
+    let refs = format!(
+        "<user-group-membership><user-id>{}</user-id></user-group-membership>",
+        "&#x1F600;".repeat(7000)
+    );
+    // Well-formed, so it is read (its value is then no id: a 422 later).
+    assert!(read(BodyKind::Xml, refs.as_bytes()));
+    let fields = "a=1&".repeat(16_000);
+    assert!(!read(BodyKind::Form, fields.as_bytes()), "over 256 fields");
+}
+
+#[test]
+fn unterminated_multipart_and_json() {
+    let mp = b"--XyZ\r\nContent-Disposition: form-data; name=\"user_id\"\r\n\r\n1";
+    assert!(!read(BodyKind::Multipart("XyZ".into()), mp));
+    assert!(!read(BodyKind::Json, b"{\"user_id\": \"1"));
+    assert!(!read(BodyKind::Json, b"{\"user_id\": 1e99999}"));
+}
