@@ -349,3 +349,64 @@ fn a_slow_body_gets_408() {
     assert!(answer.contains("The request body did not arrive within 1 seconds."));
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn every_answer_carries_nosniff_and_no_server_banner() {
+    let app = spawn_app_guarded(Guards::default());
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let token = app.token.clone();
+    let requests = [
+        client.get(app.url("/me.xml")).header("X-API-KEY", &token),
+        client.get(app.url("/me.xml")),
+        client.get(app.url("/nowhere")),
+        client
+            .get(app.url("/user-group-memberships.json"))
+            .header("X-API-KEY", &token),
+        client
+            .get(app.url("/user-group-memberships.html"))
+            .header("X-API-KEY", &token),
+        client.get(app.url("/user-group-memberships.html")),
+        client
+            .put(app.url("/user-group-memberships.xml"))
+            .header("X-API-KEY", &token),
+        client
+            .post(app.url("/user-group-memberships.xml"))
+            .header("X-API-KEY", &token)
+            .header("Content-Type", "application/xml")
+            .body("<oops"),
+        client
+            .get(app.url("/me.xml"))
+            .header("X-Filler", "x".repeat(17 * 1024)),
+    ];
+    for request in requests {
+        let r = request.send().unwrap();
+        let what = format!("{} {}", r.status(), r.url());
+        assert_eq!(
+            r.headers()
+                .get("x-content-type-options")
+                .map(|v| v.to_str().unwrap()),
+            Some("nosniff"),
+            "{what}"
+        );
+        assert!(r.headers().get("server").is_none(), "{what}");
+        let html = r
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.to_str().unwrap().starts_with("text/html"));
+        if html {
+            let csp = r.headers().get("content-security-policy").unwrap();
+            assert!(
+                csp.to_str().unwrap().starts_with("default-src 'none'"),
+                "{what}"
+            );
+            assert_eq!(
+                r.headers().get("x-frame-options").unwrap(),
+                "DENY",
+                "{what}"
+            );
+        }
+    }
+}

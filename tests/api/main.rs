@@ -4,6 +4,7 @@ mod auth;
 mod bodies;
 mod cli;
 mod conditional;
+mod crash;
 mod create;
 mod delete;
 mod docs;
