@@ -410,3 +410,40 @@ fn every_answer_carries_nosniff_and_no_server_banner() {
         }
     }
 }
+
+#[test]
+fn deep_or_huge_xml_bodies_are_400_over_http() {
+    use syncd::xml::read::{MAX_DEPTH, MAX_ELEMENTS};
+    let app = spawn_app_guarded(Guards::default());
+    let deep = format!(
+        "<user-group-membership>{}{}</user-group-membership>",
+        "<a>".repeat(MAX_DEPTH),
+        "</a>".repeat(MAX_DEPTH)
+    );
+    let r = app.post_xml("/user-group-memberships.xml", &deep);
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.errors(),
+        [format!(
+            "The XML is nested more than {MAX_DEPTH} levels deep."
+        )]
+    );
+    let many = format!(
+        "<user-group-membership>{}</user-group-membership>",
+        "<a/>".repeat(MAX_ELEMENTS)
+    );
+    let r = app.post_xml("/user-group-memberships.xml", &many);
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.errors(),
+        [format!("The XML has more than {MAX_ELEMENTS} elements.")]
+    );
+    // Just inside both limits, the body is read (and its record judged).
+    let inside = format!(
+        "<user-group-membership>{}{}<user-id>1</user-id></user-group-membership>",
+        "<a>".repeat(MAX_DEPTH - 2),
+        "</a>".repeat(MAX_DEPTH - 2)
+    );
+    let r = app.post_xml("/user-group-memberships.xml", &inside);
+    assert_eq!(r.status, 422, "{}", r.body);
+}
