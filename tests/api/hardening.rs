@@ -298,6 +298,8 @@ fn a_slow_head_gets_408_and_does_not_hold_up_other_clients() {
         ..Guards::default()
     });
     let authority = app.address.trim_start_matches("http://").to_string();
+    // A connection that never sends a byte is closed too.
+    let mut idle = TcpStream::connect(&authority).unwrap();
     // Many clients each sending a head a few bytes at a time (slowloris).
     let mut slow: Vec<TcpStream> = (0..200)
         .map(|_| {
@@ -325,6 +327,15 @@ fn a_slow_head_gets_408_and_does_not_hold_up_other_clients() {
         }
     }
     assert_eq!(timed_out, slow.len());
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let closed = idle.read_to_end(&mut rest).is_ok();
+    assert!(
+        closed && started.elapsed() < Duration::from_secs(5),
+        "the idle connection was closed"
+    );
 }
 
 #[test]
