@@ -274,6 +274,31 @@ impl DbConnection {
 mod tests {
     use super::*;
 
+    /// The bundled SQLite is built as `.cargo/config.toml` says (the speed
+    /// of every read depends on it; see docs/PERFORMANCE.md).
+    #[test]
+    fn sqlite_is_built_with_the_project_flags() {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Opt {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            compile_options: String,
+        }
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<Opt>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        for wanted in ["ENABLE_QPSG", "THREADSAFE=2", "DEFAULT_MEMSTATUS=0"] {
+            assert!(
+                options.iter().any(|o| o == wanted),
+                "{wanted} in {options:?}"
+            );
+        }
+    }
+
     #[test]
     fn urls_pick_their_backend() {
         assert_eq!(
