@@ -2,7 +2,7 @@
 //! reading, and the fields of the record a body holds, in XML, JSON or a
 //! browser form (urlencoded or multipart).
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderMap};
 use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{HttpMessage, HttpRequest};
 use futures_util::StreamExt;
@@ -40,20 +40,24 @@ pub fn is_form(req: &HttpRequest) -> bool {
 
 /// The body's encoding from its `Content-Type`; 415 for anything else.
 pub fn body_kind(req: &HttpRequest) -> Result<BodyKind, ApiError> {
-    match req.content_type().to_ascii_lowercase().as_str() {
+    kind_of(req.headers())
+}
+
+/// [`body_kind`] from the headers alone.
+pub fn kind_of(headers: &HeaderMap) -> Result<BodyKind, ApiError> {
+    let header = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // The media type without its parameters, as actix's `content_type()`.
+    let essence = header.split(';').next().unwrap_or("").trim();
+    match essence.to_ascii_lowercase().as_str() {
         "application/xml" | "text/xml" => Ok(BodyKind::Xml),
         "application/json" => Ok(BodyKind::Json),
         URLENCODED => Ok(BodyKind::Form),
-        MULTIPART => {
-            let header = req
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            multer::parse_boundary(header)
-                .map(BodyKind::Multipart)
-                .map_err(|_| ApiError::bad_request("A multipart/form-data body needs a boundary."))
-        }
+        MULTIPART => multer::parse_boundary(header)
+            .map(BodyKind::Multipart)
+            .map_err(|_| ApiError::bad_request("A multipart/form-data body needs a boundary.")),
         "" => Err(ApiError::UnsupportedMediaType(
             "Say what the body is: send Content-Type: application/xml or application/json.".into(),
         )),

@@ -9,8 +9,8 @@ use crate::domain::{Include, Range, parse_id};
 /// At most this many query parameters are looked at.
 pub const MAX_QUERY_PARAMS: usize = 64;
 
-fn pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+fn pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
         .map_err(|_| ApiError::bad_request("The query string could not be read."))?;
     if pairs.len() > MAX_QUERY_PARAMS {
         return Err(ApiError::bad_request(format!(
@@ -39,12 +39,22 @@ fn last<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// `include` of a request for one record.
 pub fn include(req: &HttpRequest) -> Result<Include, ApiError> {
-    parse_include(&pairs(req)?).map_err(ApiError::bad_request)
+    include_query(req.query_string())
+}
+
+/// `include` from a query string.
+pub fn include_query(query: &str) -> Result<Include, ApiError> {
+    parse_include(&pairs(query)?).map_err(ApiError::bad_request)
 }
 
 /// `include`, `start` and `end` of a request for a list.
 pub fn list(req: &HttpRequest) -> Result<(Include, Range), ApiError> {
-    let pairs = pairs(req)?;
+    list_query(req.query_string())
+}
+
+/// `include`, `start` and `end` from a query string.
+pub fn list_query(query: &str) -> Result<(Include, Range), ApiError> {
+    let pairs = pairs(query)?;
     let mut problems = Vec::new();
     let include = parse_include(&pairs).unwrap_or_else(|m| {
         problems.push(m);

@@ -328,17 +328,17 @@ fn multipart_bodies() {
 fn query_strings() {
     fuzz("query", |input| {
         let query = String::from_utf8_lossy(input);
-        let uri = format!("/user-group-memberships?{query}");
         // Only what the HTTP layer would deliver: a URI it can parse.
-        if actix_web::http::Uri::try_from(uri.as_str()).is_err() {
+        let uri = format!("/user-group-memberships?{query}");
+        let Ok(uri) = actix_web::http::Uri::try_from(uri.as_str()) else {
             return;
-        }
-        let req = actix_web::test::TestRequest::with_uri(&uri).to_http_request();
-        if let Ok((_, range)) = syncd::api::params::list(&req) {
+        };
+        let query = uri.query().unwrap_or("");
+        if let Ok((_, range)) = syncd::api::params::list_query(query) {
             let slice = range.slice(1_000_000);
             assert!(slice.count >= 0 && slice.offset >= 0);
         }
-        let _ = syncd::api::params::include(&req);
+        let _ = syncd::api::params::include_query(query);
     });
 }
 
@@ -376,10 +376,11 @@ fn credential_and_content_type_headers() {
             let mut headers = HeaderMap::new();
             headers.insert(name.clone(), value.clone());
             let _ = syncd::api::auth::credentials(&headers);
-            let req = actix_web::test::TestRequest::default()
-                .insert_header((actix_web::http::header::CONTENT_TYPE, value.clone()))
-                .to_http_request();
-            let _ = syncd::api::body::body_kind(&req);
+            // (actix's TestRequest leaks about 2 KiB a request, which the
+            // allocation cap caught: the parsers take headers directly.)
+            let mut content_type = HeaderMap::new();
+            content_type.insert(actix_web::http::header::CONTENT_TYPE, value.clone());
+            let _ = syncd::api::body::kind_of(&content_type);
         }
     });
 }
