@@ -360,3 +360,58 @@ fn the_access_log_is_written_only_when_rust_log_lets_it_through() {
         );
     }
 }
+
+#[test]
+fn limits_are_checked_at_start_and_used() {
+    let (_dir, url) = fresh_url();
+    for (name, value, says) in [
+        ("SYNCD_RATE_LIMIT", "150", "is not a limit such as 150/5s"),
+        (
+            "SYNCD_AUTH_FAILURE_LIMIT",
+            "0/5s",
+            "the count must be at least 1",
+        ),
+        ("SYNCD_REQUEST_TIMEOUT", "soon", "is not a time such as 10s"),
+        ("SYNCD_REQUEST_TIMEOUT", "0ms", "from 100ms to 1 hour"),
+    ] {
+        let out = syncd_command(&url)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env(name, value)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name}={value}");
+        assert!(
+            stderr(&out).contains(says),
+            "{name}={value}: {}",
+            stderr(&out)
+        );
+    }
+
+    let (_, token) = stdout(&syncd(&url, &["users", "create", "boss", "--manager"]))
+        .trim()
+        .split_once(' ')
+        .map(|(id, t)| (id.to_string(), t.to_string()))
+        .unwrap();
+    let daemon = Daemon::start_with(
+        &url,
+        &[
+            ("SYNCD_RATE_LIMIT", "2/60s"),
+            ("SYNCD_AUTH_FAILURE_LIMIT", "1/60s"),
+        ],
+    );
+    let client = reqwest::blocking::Client::new();
+    let me = |key: &str| {
+        let r = client
+            .get(format!("{}/me.xml", daemon.address))
+            .header("X-API-KEY", key)
+            .send()
+            .unwrap();
+        let retry = r.headers().get("retry-after").is_some();
+        (r.status().as_u16(), retry)
+    };
+    assert_eq!(me(&token), (200, false));
+    assert_eq!(me(&token), (200, false));
+    assert_eq!(me(&token), (429, true), "SYNCD_RATE_LIMIT=2/60s");
+    assert_eq!(me("wrong"), (401, false));
+    assert_eq!(me("wrong"), (429, true), "SYNCD_AUTH_FAILURE_LIMIT=1/60s");
+}
