@@ -19,6 +19,14 @@ fn syncd(url: &str, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `syncd users create LOGIN --manager`; the new token.
+fn create_manager(url: &str, login: &str) -> String {
+    let out = syncd(url, &["users", "create", login, "--manager"]);
+    let line = stdout(&out);
+    let (_, token) = line.trim().split_once(' ').unwrap();
+    token.to_string()
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
@@ -308,11 +316,7 @@ fn allowed_origins_are_checked_at_start_and_used() {
         );
     }
 
-    let (_, token) = stdout(&syncd(&url, &["users", "create", "boss", "--manager"]))
-        .trim()
-        .split_once(' ')
-        .map(|(id, t)| (id.to_string(), t.to_string()))
-        .unwrap();
+    let token = create_manager(&url, "boss");
     let daemon = Daemon::start_with(
         &url,
         &[("SYNCD_ALLOWED_ORIGINS", "https://intranet.example.com")],
@@ -387,11 +391,7 @@ fn limits_are_checked_at_start_and_used() {
         );
     }
 
-    let (_, token) = stdout(&syncd(&url, &["users", "create", "boss", "--manager"]))
-        .trim()
-        .split_once(' ')
-        .map(|(id, t)| (id.to_string(), t.to_string()))
-        .unwrap();
+    let token = create_manager(&url, "boss");
     let daemon = Daemon::start_with(
         &url,
         &[
