@@ -13,7 +13,10 @@
 
 local threads = {}
 
+-- Each thread gets its number (0, 1, ...) as the global `tid`, which
+-- create.lua and soak.lua use to keep their threads' pairs apart.
 function setup(thread)
+  thread:set("tid", #threads)
   table.insert(threads, thread)
 end
 

@@ -10,18 +10,8 @@
 -- Data as loaded by soak.sh: users 2..1001, groups 1..100, pairs of groups
 -- 11..100 free for creates.
 
-local thread_count = 0
-function setup(thread)
-  thread:set("tid", thread_count)
-  thread_count = thread_count + 1
-end
-local own_setup = setup
+-- report.lua numbers the threads (tid) and prints the result line.
 dofile(os.getenv("BENCH_WRK_DIR") .. "/report.lua")
-local report_setup = setup
-function setup(thread)
-  own_setup(thread)
-  report_setup(thread)
-end
 
 statuses = {}
 local token, stride
