@@ -107,15 +107,14 @@ pub fn run(database: &DatabaseOptions, command: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Logins go in Basic credentials and command lines: no colon, no spaces.
+/// Logins go in Basic credentials and command lines: no colon, no spaces
+/// (the rule is `domain::text::check_login`).
 pub fn validate_login(login: &str) -> anyhow::Result<()> {
-    let ok = !login.is_empty()
-        && login.len() <= 64
-        && login
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '+' | '-'));
-    if !ok {
-        bail!("invalid login '{login}': use 1 to 64 letters, digits and . _ @ + -");
+    if let Err(why) = crate::domain::text::check_login(login) {
+        bail!(
+            "invalid login '{}': {why}",
+            crate::domain::text::printable(login)
+        );
     }
     Ok(())
 }

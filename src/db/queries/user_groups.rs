@@ -38,8 +38,8 @@ pub fn create(
     description: Option<&str>,
 ) -> QueryResult<Result<UserGroup, Vec<String>>> {
     let name = name.trim();
-    if let Err(problem) = check_name(name) {
-        return Ok(Err(vec![problem]));
+    if let Err(problems) = check_fields(Some(name), description) {
+        return Ok(Err(problems));
     }
     let at = now();
     let inserted = diesel::insert_into(user_groups::table)
@@ -101,19 +101,25 @@ pub fn version(conn: &mut DbConnection) -> QueryResult<String> {
     ))
 }
 
-/// The most a name may hold.
-pub const MAX_NAME_CHARS: usize = 255;
-
+/// The name and description rules of `domain::text`.
 fn check_name(name: &str) -> Result<(), String> {
-    if name.trim().is_empty() {
-        return Err("Name can't be blank.".into());
+    crate::domain::text::check_name("Name", name)
+}
+
+fn check_fields(name: Option<&str>, description: Option<&str>) -> Result<(), Vec<String>> {
+    let problems: Vec<String> = [
+        name.map(check_name),
+        description.map(crate::domain::text::check_description),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(Result::err)
+    .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
     }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(format!(
-            "Name is too long (at most {MAX_NAME_CHARS} characters)."
-        ));
-    }
-    Ok(())
 }
 
 fn taken(name: &str) -> String {
@@ -129,10 +135,8 @@ pub fn update(
     description: Option<Option<&str>>,
 ) -> QueryResult<Result<Option<UserGroup>, Vec<String>>> {
     let name = name.map(str::trim);
-    if let Some(n) = name {
-        if let Err(problem) = check_name(n) {
-            return Ok(Err(vec![problem]));
-        }
+    if let Err(problems) = check_fields(name, description.flatten()) {
+        return Ok(Err(problems));
     }
     let target = user_groups::table.filter(user_groups::id.eq(id));
     let at = now();

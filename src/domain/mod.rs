@@ -1,5 +1,7 @@
 //! Query parameters parsed once into valid types: `include` and the
-//! `start`/`end` range of a list.
+//! `start`/`end` range of a list; the rules for text in [`text`].
+
+pub mod text;
 
 /// The extra data a response carries (`include=users,user_groups,timestamps`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
