@@ -9,14 +9,24 @@ use actix_web::http::header;
 use actix_web::middleware::{Condition, DefaultHeaders, Logger, Next, from_fn};
 use actix_web::{App, HttpMessage, HttpServer, Route, web};
 
+use crate::api::auth::SignedIn;
 use crate::api::errors::ApiError;
 use crate::api::format::{self, Format};
 use crate::api::{AppState, cross_site, memberships, users};
 use crate::inflight::{CountedBody, InFlight};
 
-/// The access log line: address, request line, status, bytes, time. Never a
-/// header, so never a token or a password.
-const ACCESS_LOG_FORMAT: &str = r#"%a "%r" %s %b %Dms"#;
+/// The access log line: address, request line, status, bytes, time, and the
+/// signed-in user's id (`user=-` when nobody signed in). Never a header, so
+/// never a token or a password.
+const ACCESS_LOG_FORMAT: &str = r#"%a "%r" %s %b %Dms user=%{user}xo"#;
+
+/// The `%{user}xo` of the access log: who the request signed in as.
+fn signed_in_user(res: &ServiceResponse) -> String {
+    match res.request().extensions().get::<SignedIn>() {
+        Some(SignedIn(id)) => id.to_string(),
+        None => "-".into(),
+    }
+}
 
 /// `SYNCD_REQUEST_TIMEOUT` unless set.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -91,7 +101,7 @@ impl Application {
                 // access log is on (RUST_LOG=info, the default).
                 .wrap(Condition::new(
                     access_log_enabled(),
-                    Logger::new(ACCESS_LOG_FORMAT),
+                    Logger::new(ACCESS_LOG_FORMAT).custom_response_replace("user", signed_in_user),
                 ))
                 .wrap_fn(move |req, srv| {
                     // Counted until the response body is finished or dropped.

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use sha2::{Digest, Sha256};
 
 use crate::db::models::User;
@@ -40,29 +40,13 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Checks a password against a stored hash. With no hash (an unknown login
-/// or a user without a password) it still does the same slow work, so the
-/// time taken does not tell whether the login exists.
-pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default());
-    let (hash, real) = match stored {
-        Some(h) => (h, true),
-        None => (dummy.as_str(), false),
-    };
-    let Ok(parsed) = PasswordHash::new(hash) else {
-        return false;
-    };
-    let ok = Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok();
-    ok && real
-}
-
 /// Remembers logins whose password was verified recently, as a keyed digest
-/// of login and password (never the password itself), so that repeated
-/// Basic-auth requests skip argon2. Entries expire; a wrong password never
-/// matches an entry.
+/// of login, password and the stored hash it was checked against (never the
+/// password itself), so that repeated Basic-auth requests skip argon2.
+/// Because the stored hash is part of the digest, a password changed or
+/// removed in the database (`syncd users password`, from another process)
+/// stops matching at the next sign-in, which reads the stored hash anyway.
+/// Entries expire; a wrong password never matches an entry.
 pub struct PasswordCache {
     key: [u8; 32],
     ttl: Duration,
@@ -72,7 +56,6 @@ pub struct PasswordCache {
 
 struct Entry {
     fingerprint: [u8; 32],
-    user_id: i64,
     expires: Instant,
 }
 
@@ -90,31 +73,36 @@ impl PasswordCache {
         }
     }
 
-    fn fingerprint(&self, login: &str, password: &str) -> [u8; 32] {
+    fn fingerprint(&self, login: &str, password: &str, stored: &str) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(self.key);
-        h.update((login.len() as u64).to_le_bytes());
-        h.update(login.as_bytes());
+        for part in [login, stored] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
         h.update(password.as_bytes());
         h.finalize().into()
     }
 
-    /// The user id for a login and password verified within the TTL.
-    pub fn lookup(&self, login: &str, password: &str) -> Option<i64> {
-        let fingerprint = self.fingerprint(login, password);
+    /// Whether this login and password were verified against this stored
+    /// hash within the TTL.
+    pub fn lookup(&self, login: &str, password: &str, stored: &str) -> bool {
+        let fingerprint = self.fingerprint(login, password, stored);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = entries.get(login)?;
+        let Some(entry) = entries.get(login) else {
+            return false;
+        };
         if entry.expires <= Instant::now() {
             entries.remove(login);
-            return None;
+            return false;
         }
         // Constant-time enough: both sides are keyed digests the caller
         // cannot compute, so early exit leaks nothing useful.
-        (entry.fingerprint == fingerprint).then_some(entry.user_id)
+        entry.fingerprint == fingerprint
     }
 
-    pub fn remember(&self, login: &str, password: &str, user_id: i64) {
-        let fingerprint = self.fingerprint(login, password);
+    pub fn remember(&self, login: &str, password: &str, stored: &str) {
+        let fingerprint = self.fingerprint(login, password, stored);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= self.max_entries {
             let now = Instant::now();
@@ -127,7 +115,6 @@ impl PasswordCache {
             login.to_string(),
             Entry {
                 fingerprint,
-                user_id,
                 expires: Instant::now() + self.ttl,
             },
         );
@@ -194,19 +181,20 @@ mod tests {
     fn passwords_hash_with_argon2id_and_verify() {
         let h = hash_password("s3cret").unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("s3cret", Some(&h)));
-        assert!(!verify_password("wrong", Some(&h)));
-        assert!(!verify_password("s3cret", None));
-        assert!(!verify_password("s3cret", Some("garbage")));
+        assert_ne!(h, hash_password("s3cret").unwrap(), "salted");
     }
 
     #[test]
     fn cache_matches_only_the_same_login_and_password() {
         let cache = PasswordCache::new(Duration::from_secs(60), 10);
-        cache.remember("alice", "pw", 7);
-        assert_eq!(cache.lookup("alice", "pw"), Some(7));
-        assert_eq!(cache.lookup("alice", "pw2"), None);
-        assert_eq!(cache.lookup("bob", "pw"), None);
+        cache.remember("alice", "pw", "$hash1");
+        assert!(cache.lookup("alice", "pw", "$hash1"));
+        assert!(!cache.lookup("alice", "pw2", "$hash1"));
+        assert!(!cache.lookup("bob", "pw", "$hash1"));
+        assert!(
+            !cache.lookup("alice", "pw", "$hash2"),
+            "a changed stored hash does not match"
+        );
         let short = PasswordCache::new(Duration::from_millis(0), 10);
         let tokens = TokenCache::new(Duration::from_secs(60), 1);
         let user = |id| User {
@@ -226,7 +214,7 @@ mod tests {
         let expired = TokenCache::new(Duration::from_millis(0), 10);
         expired.put("d".into(), user(3));
         assert_eq!(expired.get("d"), None);
-        short.remember("alice", "pw", 7);
-        assert_eq!(short.lookup("alice", "pw"), None);
+        short.remember("alice", "pw", "$hash1");
+        assert!(!short.lookup("alice", "pw", "$hash1"));
     }
 }

@@ -11,5 +11,7 @@ pub mod domain;
 pub mod html;
 pub mod inflight;
 pub mod json;
+pub mod lockout;
+pub mod password_checkers;
 pub mod throttle;
 pub mod xml;

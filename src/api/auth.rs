@@ -1,6 +1,9 @@
 //! Who is calling: an API token (`X-API-KEY`, or HTTP Basic with the token as
 //! user name and any password), or HTTP Basic `login:password`. Extractors
 //! [`Caller`] (anyone signed in) and [`Manager`] (a User Group Manager).
+//! Failed sign-ins and lockouts are logged under the target
+//! `syncd::sign_in`, with the address and a user id or a login digest,
+//! never a secret.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,11 +13,18 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::{FromRequest, HttpRequest, web};
 use base64::Engine;
 
+use std::net::IpAddr;
+
+use actix_web::HttpMessage;
+use sha2::{Digest, Sha256};
+
 use super::errors::ApiError;
-use super::{AppState, read_one, run_db};
-use crate::credentials::{token_digest, verify_password};
+use super::{AppState, read_one};
+use crate::credentials::token_digest;
 use crate::db::models::User;
 use crate::db::queries::users;
+use crate::domain::text;
+use crate::lockout::login_key;
 use crate::throttle::retry_after_secs;
 
 /// Credentials as sent, before they are checked.
@@ -64,16 +74,42 @@ pub fn credentials(headers: &HeaderMap) -> Option<Credentials> {
     None
 }
 
-/// Checks credentials and returns the user they belong to.
-pub async fn authenticate(state: &AppState, creds: Credentials) -> Result<User, ApiError> {
+/// The signed-in user's id, kept in the request's extensions for the
+/// access log.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedIn(pub i64);
+
+/// Checks credentials and returns the user they belong to. Password
+/// sign-ins are counted against `address` and the login (429 once over the
+/// limit); token sign-ins are not (see `lockout`).
+pub async fn authenticate(
+    state: &AppState,
+    address: Option<IpAddr>,
+    creds: Credentials,
+) -> Result<User, ApiError> {
     match creds {
-        Credentials::Token(token) => by_token(state, &token).await?.ok_or(ApiError::Unauthorized),
+        Credentials::Token(token) => token_sign_in(state, address, &token).await,
+        // Highrise style: the token as the user name. Logins never have a
+        // token's shape, so the two cannot be confused.
+        Credentials::Basic { user, .. } if text::looks_like_token(&user) => {
+            token_sign_in(state, address, &user).await
+        }
         Credentials::Basic { user, password } => {
-            // Highrise style first: the token as the user name.
-            if let Some(found) = by_token(state, &user).await? {
-                return Ok(found);
-            }
-            login_with_password(state, user, password).await
+            password_sign_in(state, address, user, password).await
+        }
+    }
+}
+
+async fn token_sign_in(
+    state: &AppState,
+    address: Option<IpAddr>,
+    token: &str,
+) -> Result<User, ApiError> {
+    match by_token(state, token).await? {
+        Some(user) => Ok(user),
+        None => {
+            log::info!(target: EVENTS, "sign-in failed: an unknown API token from {}", shown(address));
+            Err(ApiError::Unauthorized)
         }
     }
 }
@@ -93,35 +129,122 @@ async fn by_token(state: &AppState, token: &str) -> Result<Option<User>, ApiErro
     Ok(found)
 }
 
-async fn login_with_password(
+/// A Basic `login:password` sign-in. The attempt is counted before the
+/// password is checked and refunded if it succeeds, so that concurrent
+/// guesses cannot all slip in under the limit.
+async fn password_sign_in(
     state: &AppState,
+    address: Option<IpAddr>,
     login: String,
     password: String,
 ) -> Result<User, ApiError> {
-    if let Some(id) = state.passwords.lookup(&login, &password) {
-        if let Some(user) = read_one(state, move |c| Ok(users::find(c, id)?)).await? {
-            return Ok(user);
+    let possible = text::is_login(&login);
+    let lockout = &state.sign_in_failures;
+    let attempt = match lockout.begin(address, possible.then(|| login_key(&login))) {
+        Ok(attempt) => attempt,
+        Err(refusal) => {
+            log::debug!(target: EVENTS, "sign-in refused while locked out: {} from {}", login_digest(&login), shown(address));
+            let retry_after = retry_after_secs(refusal.wait());
+            return Err(ApiError::SignInThrottled { retry_after });
         }
-    }
-    let lookup_login = login.clone();
-    let found = run_db(state, move |c| {
-        Ok(users::find_with_password(c, &lookup_login)?)
-    })
-    .await?;
-    let (user, digest) = match found {
-        Some((user, digest)) => (Some(user), digest),
-        None => (None, None),
     };
-    // argon2 is slow on purpose: keep it off the async workers.
-    let pw = password.clone();
-    let ok = web::block(move || verify_password(&pw, digest.as_deref())).await?;
-    match user {
-        Some(user) if ok => {
-            state.passwords.remember(&login, &password, user.id);
+    // A login that cannot exist (wrong characters, a NUL, too long) is
+    // refused before the database or argon2 see it; it still counts.
+    let outcome = if possible {
+        check_password(state, &login, password).await
+    } else {
+        Ok(Err(None))
+    };
+    match outcome {
+        Ok(Ok(user)) => {
+            lockout.succeeded(attempt);
             Ok(user)
         }
-        _ => Err(ApiError::Unauthorized),
+        Ok(Err(known)) => {
+            let who = match known {
+                Some(id) => format!("user {id}"),
+                None => login_digest(&login),
+            };
+            let from = shown(address);
+            log::info!(target: EVENTS, "sign-in failed: a wrong password for {who} from {from}");
+            let locked = lockout.failed(attempt);
+            let limit = lockout.limit();
+            let window = limit.window.as_secs();
+            if locked.address {
+                log::warn!(target: EVENTS, "sign-in lockout: address {from} after {} failed password sign-ins, for {window} s", limit.count);
+            }
+            if locked.login {
+                log::warn!(target: EVENTS, "sign-in lockout: {who} after {} failed password sign-ins, for {window} s", limit.count);
+            }
+            Err(ApiError::Unauthorized)
+        }
+        Err(e) => {
+            // Not decided (database down, checkers busy): not a failure.
+            lockout.abandoned(attempt);
+            Err(e)
+        }
     }
+}
+
+/// The user, or why not: `Err(Some(id))` for a wrong password of an existing
+/// user, `Err(None)` for an unknown login or a user without a password.
+async fn check_password(
+    state: &AppState,
+    login: &str,
+    password: String,
+) -> Result<Result<User, Option<i64>>, ApiError> {
+    let key = login.to_string();
+    let found = read_one(state, move |c| Ok(users::find_with_password(c, &key)?)).await?;
+    let (user, stored) = match found {
+        Some((user, stored)) => (Some(user), stored),
+        None => (None, None),
+    };
+    // The cache entry holds the stored hash it was verified against, so a
+    // changed or removed password stops matching at once.
+    if let (Some(user), Some(stored)) = (&user, &stored) {
+        if state.passwords.lookup(login, &password, stored) {
+            return Ok(Ok(user.clone()));
+        }
+    }
+    let ok = state
+        .password_checkers
+        .check(password.clone(), stored.clone())
+        .await
+        .map_err(|_busy| {
+            log::warn!(target: EVENTS, "sign-in not checked: every password checker is busy");
+            ApiError::PasswordChecksBusy
+        })?;
+    match (user, stored) {
+        (Some(user), Some(stored)) if ok => {
+            state.passwords.remember(login, &password, &stored);
+            Ok(Ok(user))
+        }
+        (user, _) => Ok(Err(user.map(|u| u.id))),
+    }
+}
+
+/// The log target of sign-in events.
+const EVENTS: &str = "syncd::sign_in";
+
+fn shown(address: Option<IpAddr>) -> String {
+    address.map_or_else(|| "an unknown address".into(), |a| a.to_string())
+}
+
+/// A login as the log shows it: a digest keyed per process, never the text.
+/// A user name field sometimes holds a password typed in the wrong place;
+/// keyed, the digest cannot be tried against a list of guesses, yet the
+/// failures of one login in one run still share a digest.
+fn login_digest(login: &str) -> String {
+    static KEY: std::sync::OnceLock<[u8; 16]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        let mut key = [0u8; 16];
+        let _ = getrandom::fill(&mut key);
+        key
+    });
+    let mut h = Sha256::new();
+    h.update(key);
+    h.update(login.as_bytes());
+    format!("login #{}", &hex::encode(h.finalize())[..16])
 }
 
 type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
@@ -130,33 +253,13 @@ fn extract_user(req: &HttpRequest) -> Extracted<User> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let creds = credentials(req.headers());
     let address = req.peer_addr().map(|a| a.ip());
+    let req = req.clone();
     Box::pin(async move {
         let state = state.ok_or(ApiError::Internal)?;
         // No credentials is not a guess: a browser's first request has none.
         let creds = creds.ok_or(ApiError::Unauthorized)?;
-        let keys = failure_keys(address, &creds);
-        // Checked before the credentials, so that once throttled even the
-        // right password gets 429 and a guess cannot be confirmed.
-        let failures = &state.sign_in_failures;
-        if let Some(wait) = keys.iter().filter_map(|k| failures.blocked(k)).max() {
-            let retry_after = retry_after_secs(wait);
-            return Err(ApiError::SignInThrottled { retry_after });
-        }
-        let user = match authenticate(&state, creds).await {
-            Ok(user) => user,
-            Err(ApiError::Unauthorized) => {
-                for key in &keys {
-                    failures.hit(key);
-                }
-                return Err(ApiError::Unauthorized);
-            }
-            Err(e) => return Err(e),
-        };
-        // A login that signs in starts again; an address does not, or one
-        // account of the attacker's own would reset its count.
-        if let Some(login) = keys.get(1) {
-            failures.clear(login);
-        }
+        let user = authenticate(&state, address, creds).await?;
+        req.extensions_mut().insert(SignedIn(user.id));
         if let Some(limit) = &state.rate_limit
             && let Some(wait) = limit.hit(&format!("user:{}", user.id))
         {
@@ -168,21 +271,6 @@ fn extract_user(req: &HttpRequest) -> Extracted<User> {
         }
         Ok(user)
     })
-}
-
-/// What failed sign-ins are counted against: the client's address, and for
-/// HTTP Basic the login too (as a digest, so a long or secret user name
-/// costs a fixed few bytes and is never kept as sent).
-fn failure_keys(address: Option<std::net::IpAddr>, creds: &Credentials) -> Vec<String> {
-    let mut keys = vec![match address {
-        Some(ip) => format!("address:{ip}"),
-        None => "address:unknown".to_string(),
-    }];
-    if let Credentials::Basic { user, .. } = creds {
-        let digest = xxhash_rust::xxh3::xxh3_128(user.as_bytes());
-        keys.push(format!("login:{digest:032x}"));
-    }
-    keys
 }
 
 /// Any signed-in user.

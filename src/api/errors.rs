@@ -52,6 +52,9 @@ pub enum ApiError {
     },
     #[error("service unavailable")]
     Unavailable,
+    /// Every password checker is busy and the queue is full.
+    #[error("password checks busy")]
+    PasswordChecksBusy,
     /// The cause has been logged where it happened.
     #[error("internal error")]
     Internal,
@@ -111,6 +114,9 @@ impl ApiError {
             ApiError::Unavailable => {
                 vec!["The database is unavailable right now; try again in a moment.".into()]
             }
+            ApiError::PasswordChecksBusy => vec![
+                "Too many password sign-ins are being checked right now; try again in a moment, or sign in with an API token.".into(),
+            ],
             ApiError::Internal => vec!["Something went wrong on the server; it has been logged.".into()],
         }
     }
@@ -125,7 +131,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
             }
-            ApiError::Unavailable => {
+            ApiError::Unavailable | ApiError::PasswordChecksBusy => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
             }
             ApiError::SignInThrottled { retry_after }
@@ -181,7 +187,7 @@ impl ResponseError for ApiError {
             ApiError::SignInThrottled { .. } | ApiError::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::PasswordChecksBusy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

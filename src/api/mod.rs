@@ -19,6 +19,8 @@ use actix_web::web;
 
 use crate::credentials::{PasswordCache, TokenCache};
 use crate::db::{DbConnection, DbPool};
+use crate::lockout::Lockout;
+use crate::password_checkers::PasswordCheckers;
 use crate::throttle::{Limit, Throttle};
 use cross_site::AllowedOrigins;
 use errors::ApiError;
@@ -33,6 +35,14 @@ pub const DEFAULT_AUTH_FAILURE_LIMIT: Limit = Limit {
 /// Clients (addresses, logins, users) counted at once by each throttle.
 const THROTTLED_KEYS: usize = 100_000;
 
+/// Threads checking passwords at once. One: argon2 takes a core for about
+/// 30 ms and 19 MiB, and on a small machine the other cores are for
+/// answering requests; a cached sign-in skips it.
+const PASSWORD_CHECKERS: usize = 1;
+
+/// Password sign-ins waiting for a checker; past that, 503 at once.
+const PASSWORD_CHECKS_QUEUED: usize = 8;
+
 /// How long a token, once checked against the database, is taken on trust.
 pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -40,11 +50,13 @@ pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(
 pub struct AppState {
     pub pool: DbPool,
     pub passwords: PasswordCache,
+    /// The threads that check passwords, with their own memory.
+    pub password_checkers: PasswordCheckers,
     pub tokens: TokenCache,
     /// Other sites whose pages may post forms here.
     pub allowed_origins: AllowedOrigins,
-    /// Failed sign-ins, per client address and per login.
-    pub sign_in_failures: Throttle,
+    /// Failed password sign-ins, per client address and per login.
+    pub sign_in_failures: Lockout,
     /// Requests per signed-in user, when `SYNCD_RATE_LIMIT` is set.
     pub rate_limit: Option<Throttle>,
     /// How long a request body may take to arrive (set from the server's
@@ -56,18 +68,26 @@ impl AppState {
     pub fn new(pool: DbPool, allowed_origins: AllowedOrigins) -> AppState {
         AppState {
             passwords: PasswordCache::new(std::time::Duration::from_secs(300), 10_000),
+            password_checkers: PasswordCheckers::start(PASSWORD_CHECKERS, PASSWORD_CHECKS_QUEUED),
             tokens: TokenCache::new(TOKEN_CACHE_TTL, 10_000),
             allowed_origins,
             pool,
-            sign_in_failures: Throttle::new(DEFAULT_AUTH_FAILURE_LIMIT, THROTTLED_KEYS),
+            sign_in_failures: Lockout::new(DEFAULT_AUTH_FAILURE_LIMIT, THROTTLED_KEYS),
             rate_limit: None,
             body_timeout: crate::app::DEFAULT_REQUEST_TIMEOUT,
         }
     }
 
+    /// The same state with room for `keys` addresses and as many logins in
+    /// the sign-in lockout (100,000 each unless set; tests make it small).
+    pub fn with_lockout_capacity(mut self, keys: usize) -> AppState {
+        self.sign_in_failures = Lockout::new(self.sign_in_failures.limit(), keys);
+        self
+    }
+
     /// The same state with other limits on failed sign-ins and on requests.
     pub fn with_limits(mut self, auth_failures: Limit, rate_limit: Option<Limit>) -> AppState {
-        self.sign_in_failures = Throttle::new(auth_failures, THROTTLED_KEYS);
+        self.sign_in_failures = Lockout::new(auth_failures, THROTTLED_KEYS);
         self.rate_limit = rate_limit.map(|l| Throttle::new(l, THROTTLED_KEYS));
         self
     }

@@ -199,6 +199,8 @@ pub struct Guards {
     pub auth_failures: Limit,
     pub rate_limit: Option<Limit>,
     pub request_timeout: Duration,
+    /// Addresses (and logins) the sign-in lockout holds at most.
+    pub lockout_keys: usize,
 }
 
 impl Default for Guards {
@@ -208,6 +210,7 @@ impl Default for Guards {
             auth_failures: syncd::api::DEFAULT_AUTH_FAILURE_LIMIT,
             rate_limit: None,
             request_timeout: syncd::app::DEFAULT_REQUEST_TIMEOUT,
+            lockout_keys: 100_000,
         }
     }
 }
@@ -242,7 +245,8 @@ fn spawn_server_guarded(
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().unwrap().port();
     let state = AppState::new(pool.clone(), guards.allowed_origins)
-        .with_limits(guards.auth_failures, guards.rate_limit);
+        .with_limits(guards.auth_failures, guards.rate_limit)
+        .with_lockout_capacity(guards.lockout_keys);
     let settings = ServerSettings {
         workers: 2,
         shutdown_timeout: Duration::from_secs(1),

@@ -21,5 +21,6 @@ mod outage;
 mod page;
 mod pg_cluster;
 mod show;
+mod sign_in;
 mod user_groups;
 mod users;
