@@ -5,12 +5,12 @@
 //! chunk is sent whole, with a strong ETag; a longer one gets a weak ETag
 //! from a version of the data computed before streaming.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 
 use super::errors::ApiError;
 use super::format::Format;
@@ -127,16 +127,16 @@ pub fn respond<R: Row>(
     write: impl Fn(&mut Encoder, &R) + 'static,
 ) -> HttpResponse {
     let total = first.total.to_string();
-    let mut e = Encoder::new(format);
-    if first.rows.is_empty() {
-        e.empty_list(name);
-    } else {
-        e.begin_list(name);
-        e.rows(&first.rows, &write);
-    }
-    let remaining = first.count - first.rows.len() as i64;
-    if first.rows.is_empty() || remaining <= 0 || (first.rows.len() as i64) < CHUNK {
-        if !first.rows.is_empty() {
+    let fetched = first.rows.len() as i64;
+    if first.rows.is_empty() || first.count <= fetched || fetched < CHUNK {
+        // One chunk of rows, so its size is bounded by the limits on what
+        // a row holds (see `domain::text`): rendered whole, strong ETag.
+        let mut e = Encoder::new(format);
+        if first.rows.is_empty() {
+            e.empty_list(name);
+        } else {
+            e.begin_list(name);
+            e.rows(&first.rows, &write);
             e.end_list(name);
         }
         let response = respond::full(req, StatusCode::OK, format, e.finish());
@@ -151,59 +151,89 @@ pub fn respond<R: Row>(
     if respond::not_modified(req, &etag) {
         return respond::not_modified_response(&etag);
     }
-    let head = Bytes::from(e.take());
+    let mut answer = HttpResponse::Ok();
+    answer
+        .content_type(format.content_type())
+        .insert_header(("X-Total-Count", total))
+        .insert_header((header::ETAG, etag));
+    if req.method() == Method::HEAD {
+        // The same head as a GET, and no rows read or written: a HEAD of a
+        // long list used to render its first chunk for nothing.
+        return answer.streaming(futures_util::stream::empty::<Result<Bytes, ApiError>>());
+    }
+    let mut encoder = Encoder::new(format);
+    encoder.begin_list(name);
     let rest = Streaming {
         state,
-        encoder: e,
+        encoder,
         name,
         last_id: first.rows.last().map_or(0, Row::id),
-        remaining,
+        unfetched: first.count - fetched,
+        pending: first.rows.into(),
         next_page,
         write: Box::new(write),
     };
-    let body = futures_util::stream::once(async move { Ok::<_, ApiError>(head) })
-        .chain(futures_util::stream::unfold(Some(rest), next_chunk));
-    HttpResponse::Ok()
-        .content_type(format.content_type())
-        .insert_header(("X-Total-Count", total))
-        .insert_header((header::ETAG, etag))
-        .streaming(body)
+    answer.streaming(futures_util::stream::unfold(Some(rest), next_piece))
 }
+
+/// Bytes of rows written before a piece of a streamed list is sent. Rows
+/// are fetched a chunk (1000) at a time, but a chunk of rows with large
+/// groups included is megabytes; pieces keep what is held per request
+/// bounded by this plus one row.
+pub const PIECE_BYTES: usize = 64 * 1024;
 
 /// Where a streamed list has got to.
 struct Streaming<R> {
     state: Arc<AppState>,
     encoder: Encoder,
     name: Name,
+    /// Rows fetched and not yet written.
+    pending: VecDeque<R>,
+    /// The id the next fetch starts after.
     last_id: i64,
-    remaining: i64,
+    /// Rows of the slice not fetched yet.
+    unfetched: i64,
     next_page: NextPage<R>,
     write: WriteRow<R>,
 }
 
-/// The next piece of a streamed list. A failure mid-stream cannot change the
-/// status already sent: it is logged and the body is cut short, which the
-/// client sees as an incomplete response rather than a wrong one.
-async fn next_chunk<R: Row>(
+/// The next piece of a streamed list: rows are written until the piece
+/// holds `PIECE_BYTES`, fetching the next chunk of rows when the fetched
+/// ones run out. A failure mid-stream cannot change the status already
+/// sent: it is logged and the body is cut short, which the client sees as
+/// an incomplete response rather than a wrong one.
+async fn next_piece<R: Row>(
     stream: Option<Streaming<R>>,
 ) -> Option<(Result<Bytes, ApiError>, Option<Streaming<R>>)> {
     let mut st = stream?;
-    let (after, limit) = (st.last_id, st.remaining.min(CHUNK));
-    let next_page = st.next_page.clone();
-    let rows = match run_db(&st.state, move |c| next_page(c, after, limit)).await {
-        Ok(rows) => rows,
-        Err(e) => {
-            log::error!("a streamed list stopped early: {e}");
-            return Some((Err(e), None));
+    loop {
+        while let Some(row) = st.pending.pop_front() {
+            (st.write)(&mut st.encoder, &row);
+            if st.encoder.written() >= PIECE_BYTES {
+                let piece = Bytes::from(st.encoder.take());
+                return Some((Ok(piece), Some(st)));
+            }
         }
-    };
-    st.encoder.rows(&rows, &st.write);
-    st.remaining -= rows.len() as i64;
-    if (rows.len() as i64) < CHUNK || st.remaining <= 0 {
-        st.encoder.end_list(st.name);
-        return Some((Ok(Bytes::from(st.encoder.finish())), None));
+        if st.unfetched <= 0 {
+            st.encoder.end_list(st.name);
+            return Some((Ok(Bytes::from(st.encoder.finish())), None));
+        }
+        let (after, limit) = (st.last_id, st.unfetched.min(CHUNK));
+        let next_page = st.next_page.clone();
+        let rows = match run_db(&st.state, move |c| next_page(c, after, limit)).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                log::error!("a streamed list stopped early: {e}");
+                return Some((Err(e), None));
+            }
+        };
+        // A short chunk is the end of the table, whatever the count said.
+        st.unfetched = if (rows.len() as i64) < limit {
+            0
+        } else {
+            st.unfetched - rows.len() as i64
+        };
+        st.last_id = rows.last().map_or(st.last_id, Row::id);
+        st.pending.extend(rows);
     }
-    st.last_id = rows.last().map_or(st.last_id, Row::id);
-    let bytes = Bytes::from(st.encoder.take());
-    Some((Ok(bytes), Some(st)))
 }

@@ -22,5 +22,6 @@ mod page;
 mod pg_cluster;
 mod show;
 mod sign_in;
+mod stored_text;
 mod user_groups;
 mod users;
