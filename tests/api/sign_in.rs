@@ -247,11 +247,10 @@ fn password_sign_ins_neither_exhaust_memory_nor_hold_up_a_manager() {
     }
     let statuses = attack.join().unwrap();
     let peak = peak_rss_kib(pid);
-    assert!(
-        statuses.iter().all(|s| *s == 401 || *s == 503),
-        "{statuses:?}"
+    eprintln!(
+        "peak RSS {before} -> {peak} KiB; slowest list {slowest:?}; {} of 300 answered 503",
+        count(&statuses, 503)
     );
-    assert!(count(&statuses, 503) > 0, "some were refused unchecked");
     assert!(
         peak < before + 100 * 1024,
         "peak RSS went from {before} KiB to {peak} KiB"
@@ -260,6 +259,11 @@ fn password_sign_ins_neither_exhaust_memory_nor_hold_up_a_manager() {
         slowest < Duration::from_secs(1),
         "a manager's list took {slowest:?} during the attack"
     );
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 503),
+        "{statuses:?}"
+    );
+    assert!(count(&statuses, 503) > 0, "some were refused unchecked");
 }
 
 /// Failures and lockouts are events in the log, with the address and a
