@@ -1,17 +1,9 @@
 //! Sign-in by token (X-API-KEY, Basic TOKEN:X) and by login:password; 401
 //! and 403; the manager check on every manager route.
 
-use base64::Engine;
 use reqwest::Method;
 
-use crate::helpers::{insert_user, membership_xml, spawn_app};
-
-fn basic(user: &str, password: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    )
-}
+use crate::helpers::{basic, insert_user, membership_xml, spawn_app};
 
 #[test]
 fn no_credentials_is_401_with_www_authenticate() {

@@ -5,10 +5,9 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use reqwest::blocking::Client;
 
-use crate::helpers::{Guards, TestApp, insert_user, spawn_app_guarded};
+use crate::helpers::{Guards, TestApp, basic, insert_user, limit, spawn_app_guarded};
 
 /// A client whose connections come from `127.0.0.N` (all of 127/8 is
 /// loopback on Linux), so a test can be several addresses.
@@ -18,14 +17,6 @@ fn client_from(n: u8) -> Client {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap()
-}
-
-fn basic(login: &str, password: &str) -> String {
-    let pair = format!("{login}:{password}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(pair)
-    )
 }
 
 struct Answer {
@@ -52,10 +43,6 @@ fn me(app: &TestApp, client: &Client, header: (&str, &str)) -> Answer {
         www_authenticate: h("www-authenticate"),
         body: r.text().unwrap(),
     }
-}
-
-fn limit(text: &str) -> syncd::throttle::Limit {
-    text.parse().unwrap()
 }
 
 #[test]

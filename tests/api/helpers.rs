@@ -302,6 +302,21 @@ pub fn insert_user(
     (user.id, token)
 }
 
+/// An `Authorization` header value for HTTP Basic.
+pub fn basic(login: &str, password: &str) -> String {
+    use base64::Engine;
+    let pair = format!("{login}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+/// A limit such as `3/60s`.
+pub fn limit(text: &str) -> Limit {
+    text.parse().unwrap()
+}
+
 /// Runs raw SQL on the test database (to pin timestamps for golden tests).
 pub fn execute_sql(pool: &DbPool, sql: &str) {
     let mut conn = pool.get().unwrap();

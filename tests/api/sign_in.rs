@@ -7,21 +7,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-
-use crate::helpers::{Daemon, Guards, TestDatabase, insert_user, spawn_app_guarded};
-
-fn basic(login: &str, password: &str) -> String {
-    let pair = format!("{login}:{password}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(pair)
-    )
-}
-
-fn limit(text: &str) -> syncd::throttle::Limit {
-    text.parse().unwrap()
-}
+use crate::helpers::{Daemon, Guards, TestDatabase, basic, insert_user, limit, spawn_app_guarded};
 
 /// `127.0.0.N`: all of 127/8 is loopback on Linux, so a test can be many
 /// addresses.
