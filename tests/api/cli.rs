@@ -415,3 +415,47 @@ fn limits_are_checked_at_start_and_used() {
     assert_eq!(me("wrong"), (401, false));
     assert_eq!(me("wrong"), (429, true), "SYNCD_AUTH_FAILURE_LIMIT=1/60s");
 }
+
+/// The mode bits of a file, if it exists.
+fn mode(path: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777)
+}
+
+#[test]
+fn sqlite_files_are_created_readable_by_their_owner_only() {
+    if crate::helpers::postgres_admin_url().is_some() {
+        return; // files are SQLite's
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("new.sqlite3");
+    let sidecar = |suffix: &str| dir.path().join(format!("new.sqlite3{suffix}"));
+    let url = db.display().to_string();
+    let out = syncd(&url, &["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(mode(&db), Some(0o600));
+
+    // While a server runs, the WAL and shared-memory files exist: SQLite
+    // gives them the database file's mode.
+    let daemon = Daemon::start(&url);
+    for suffix in ["-wal", "-shm"] {
+        assert_eq!(mode(&sidecar(suffix)), Some(0o600), "{suffix}");
+    }
+    drop(daemon);
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        if let Some(m) = mode(&sidecar(suffix)) {
+            assert_eq!(m, 0o600, "{suffix}");
+        }
+    }
+
+    // An existing file keeps the mode its owner chose.
+    let shared = dir.path().join("shared.sqlite3");
+    std::fs::write(&shared, b"").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = syncd(&shared.display().to_string(), &["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(mode(&shared), Some(0o640));
+}
