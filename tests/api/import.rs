@@ -87,9 +87,9 @@ fn users_are_imported_with_bad_lines_reported_by_number() {
     assert!(err.contains("syncd: error: 2 lines could not be imported"));
     assert_eq!(
         t.cli(&["users", "list"]),
-        "1\talice\tmanager\talice@example.com\tAlice Liddell\n\
-         2\tbob\t-\t-\tbob\n\
-         3\tcarol\t-\tcarol@example.com\tCarol, the Second\n"
+        "1\talice\tmanager\talice@example.com\tAlice Liddell\t-\n\
+         2\tbob\t-\t-\tbob\t-\n\
+         3\tcarol\t-\tcarol@example.com\tCarol, the Second\t-\n"
     );
     // Run again: nothing new, nothing doubled.
     let (again, _) = t.run("users", "users.csv", csv);
