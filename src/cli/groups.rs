@@ -2,9 +2,9 @@
 
 use clap::Subcommand;
 
-use super::users::one_line;
 use super::{DatabaseOptions, connection};
 use crate::db::queries::user_groups;
+use crate::domain::text::printable;
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -14,7 +14,8 @@ pub enum Command {
         #[arg(long)]
         description: Option<String>,
     },
-    /// List user groups: id, name, description; tab-separated.
+    /// List user groups: id, name, description; tab-separated, with control
+    /// characters (tabs and line breaks too) escaped.
     List,
 }
 
@@ -25,16 +26,19 @@ pub fn run(database: &DatabaseOptions, command: Command) -> anyhow::Result<()> {
         Command::Create { name, description } => {
             let group = user_groups::create(&mut conn, &name, description.as_deref())?
                 .map_err(|problems| anyhow::anyhow!(problems.join(" ")))?;
-            eprintln!("syncd: created user group '{}'", group.name);
+            eprintln!("syncd: created user group '{}'", printable(&group.name));
             println!("{}", group.id);
         }
         Command::List => {
+            // Escaped: a description stored before the text rules (or
+            // straight in the database) may hold an escape sequence that
+            // would act on the operator's terminal.
             for g in user_groups::list(&mut conn)? {
                 println!(
                     "{}\t{}\t{}",
                     g.id,
-                    one_line(&g.name),
-                    one_line(g.description.as_deref().unwrap_or(""))
+                    printable(&g.name),
+                    printable(g.description.as_deref().unwrap_or(""))
                 );
             }
         }

@@ -20,6 +20,7 @@ use crate::credentials::{generate_token, token_digest};
 use crate::db::DbConnection;
 use crate::db::models::now;
 use crate::db::queries::bulk::{self, ImportedGroup, ImportedUser};
+use crate::domain::text::{check_description, check_email, check_name, printable};
 use diesel::{Connection, RunQueryDsl};
 
 #[derive(Subcommand, Debug)]
@@ -109,11 +110,17 @@ impl Kind for Users {
 
     fn parse(&self, f: &[&str]) -> Result<ImportedUser, String> {
         let login = f[0];
+        // The same rules as `users create` and the API (`domain::text`).
         validate_login(login).map_err(|e| e.to_string())?;
+        let name = if f[1].is_empty() { login } else { f[1] };
+        check_name("Name", name)?;
+        if !f[2].is_empty() {
+            check_email(f[2])?;
+        }
         let token = generate_token().map_err(|_| "no OS randomness for a token".to_string())?;
         Ok(ImportedUser {
             login: login.to_string(),
-            name: if f[1].is_empty() { login } else { f[1] }.to_string(),
+            name: name.to_string(),
             email_address: (!f[2].is_empty()).then(|| f[2].to_string()),
             user_group_manager: parse_flag(f[3])?,
             token_digest: token_digest(&token),
@@ -131,7 +138,7 @@ fn parse_flag(value: &str) -> Result<bool, String> {
         "true" | "t" | "yes" | "y" | "1" => Ok(true),
         other => Err(format!(
             "user_group_manager must be true or false, not '{}'",
-            other.chars().take(20).collect::<String>()
+            printable(&other.chars().take(20).collect::<String>())
         )),
     }
 }
@@ -146,11 +153,10 @@ impl Kind for Groups {
 
     fn parse(&self, f: &[&str]) -> Result<ImportedGroup, String> {
         let name = f[0];
-        if name.is_empty() {
-            return Err("Name can't be blank.".into());
-        }
-        if name.chars().count() > 255 {
-            return Err("Name is too long (at most 255 characters).".into());
+        // The same rules as `groups create` and the API (`domain::text`).
+        check_name("Name", name)?;
+        if !f[1].is_empty() {
+            check_description(f[1])?;
         }
         Ok(ImportedGroup {
             name: name.to_string(),
@@ -180,8 +186,14 @@ impl Kind for Memberships {
         let group = self.groups.get(f[1]);
         match (user, group) {
             (Some(&u), Some(&g)) => Ok((u, g)),
-            (None, _) => Err(format!("there is no user with login '{}'", clip(f[0]))),
-            (_, None) => Err(format!("there is no user group named '{}'", clip(f[1]))),
+            (None, _) => Err(format!(
+                "there is no user with login '{}'",
+                printable(&clip(f[0]))
+            )),
+            (_, None) => Err(format!(
+                "there is no user group named '{}'",
+                printable(&clip(f[1]))
+            )),
         }
     }
 
@@ -242,7 +254,7 @@ fn columns<K: Kind>(header: &csv::StringRecord, path: &Path) -> anyhow::Result<V
             "{}: the first line must be a header naming the columns {} (found: {})",
             path.display(),
             K::COLUMNS.join(","),
-            clip(&header.iter().collect::<Vec<_>>().join(","))
+            printable(&clip(&header.iter().collect::<Vec<_>>().join(",")))
         );
     }
     Ok(found)

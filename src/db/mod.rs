@@ -199,6 +199,11 @@ pub fn open(url: &str, settings: &PoolSettings) -> Result<DbPool, OpenError> {
         sqlite_busy_timeout: settings.sqlite_busy_timeout,
     };
     let memory = target.is_memory();
+    if let Target::Sqlite(path) = &target
+        && !memory
+    {
+        create_private(path);
+    }
     let mut first = manager.open().map_err(|e| OpenError::Connect {
         what: target.describe(),
         reason: connection_error_words(&e),
@@ -237,6 +242,32 @@ pub fn open(url: &str, settings: &PoolSettings) -> Result<DbPool, OpenError> {
     run_migrations(&mut conn)?;
     drop(conn);
     Ok(pool)
+}
+
+/// Creates a SQLite database file readable and writable by its owner only
+/// (0600) when it does not exist yet: it holds password hashes and token
+/// digests. SQLite, which would create it 0644 (under the usual umask),
+/// then opens the empty file as a new database, and creates the -wal and
+/// -shm files with the database file's mode. An existing file keeps its
+/// mode: an operator may have chosen another one (a backup group, say),
+/// and syncd does not overrule that.
+///
+/// Failures are left to SQLite's own open, which reports them with the real
+/// reason (a missing directory, no permission). `file:` URIs are left to
+/// SQLite too: their path is not the file name.
+fn create_private(path: &str) {
+    if path.starts_with("file:") {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+    }
 }
 
 fn connection_error_words(e: &ConnectionError) -> String {

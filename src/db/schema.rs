@@ -11,6 +11,7 @@ diesel::table! {
         token_digest -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
     }
 }
 

@@ -1,6 +1,8 @@
 //! Query parameters parsed once into valid types: `include` and the
-//! `start`/`end` range of a list; the rules for text in [`text`].
+//! `start`/`end` range of a list; the rules for text in [`text`] and for
+//! passwords given to the command line in [`password`].
 
+pub mod password;
 pub mod text;
 
 /// The extra data a response carries (`include=users,user_groups,timestamps`).

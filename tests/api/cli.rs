@@ -5,13 +5,13 @@ use std::process::{Output, Stdio};
 
 use crate::helpers::{Daemon, TestDatabase, syncd_command};
 
-fn fresh_url() -> (TestDatabase, String) {
+pub(crate) fn fresh_url() -> (TestDatabase, String) {
     let database = TestDatabase::new();
     let url = database.url.clone();
     (database, url)
 }
 
-fn syncd(url: &str, args: &[&str]) -> Output {
+pub(crate) fn syncd(url: &str, args: &[&str]) -> Output {
     syncd_command(url)
         .args(args)
         .env("RUST_LOG", "warn")
@@ -20,18 +20,18 @@ fn syncd(url: &str, args: &[&str]) -> Output {
 }
 
 /// `syncd users create LOGIN --manager`; the new token.
-fn create_manager(url: &str, login: &str) -> String {
+pub(crate) fn create_manager(url: &str, login: &str) -> String {
     let out = syncd(url, &["users", "create", login, "--manager"]);
     let line = stdout(&out);
     let (_, token) = line.trim().split_once(' ').unwrap();
     token.to_string()
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).unwrap()
 }
 
@@ -144,7 +144,7 @@ fn password_from_stdin_signs_in_with_basic() {
         .stdin
         .take()
         .unwrap()
-        .write_all(b"pa ss:word\n")
+        .write_all(b"pa ss:word of mine\n")
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -152,13 +152,13 @@ fn password_from_stdin_signs_in_with_basic() {
     let client = reqwest::blocking::Client::new();
     let r = client
         .get(format!("{}/me.xml", daemon.address))
-        .basic_auth("carol", Some("pa ss:word"))
+        .basic_auth("carol", Some("pa ss:word of mine"))
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let r = client
         .get(format!("{}/me.xml", daemon.address))
-        .basic_auth("carol", Some("pa ss:wor"))
+        .basic_auth("carol", Some("pa ss:word of min"))
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
@@ -198,7 +198,7 @@ fn lists_and_groups_print_one_line_per_record() {
 
     assert_eq!(
         stdout(&syncd(&url, &["users", "list"])),
-        "1\talice\tmanager\ta@example.com\talice\n2\tbob\t-\t-\tBob Builder\n"
+        "1\talice\tmanager\ta@example.com\talice\t-\n2\tbob\t-\t-\tBob Builder\t-\n"
     );
     assert_eq!(
         stdout(&syncd(&url, &["groups", "list"])),
@@ -412,6 +412,104 @@ fn limits_are_checked_at_start_and_used() {
     assert_eq!(me(&token), (200, false));
     assert_eq!(me(&token), (200, false));
     assert_eq!(me(&token), (429, true), "SYNCD_RATE_LIMIT=2/60s");
-    assert_eq!(me("wrong"), (401, false));
-    assert_eq!(me("wrong"), (429, true), "SYNCD_AUTH_FAILURE_LIMIT=1/60s");
+    // Failed password sign-ins are what the failure limit counts.
+    let guess = || {
+        let r = client
+            .get(format!("{}/me.xml", daemon.address))
+            .basic_auth("nobody", Some("guess"))
+            .send()
+            .unwrap();
+        let retry = r.headers().get("retry-after").is_some();
+        (r.status().as_u16(), retry)
+    };
+    assert_eq!(guess(), (401, false));
+    assert_eq!(guess(), (429, true), "SYNCD_AUTH_FAILURE_LIMIT=1/60s");
+}
+
+/// The mode bits of a file, if it exists.
+fn mode(path: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777)
+}
+
+#[test]
+fn sqlite_files_are_created_readable_by_their_owner_only() {
+    if crate::helpers::postgres_admin_url().is_some() {
+        return; // files are SQLite's
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("new.sqlite3");
+    let sidecar = |suffix: &str| dir.path().join(format!("new.sqlite3{suffix}"));
+    let url = db.display().to_string();
+    let out = syncd(&url, &["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(mode(&db), Some(0o600));
+
+    // While a server runs, the WAL and shared-memory files exist: SQLite
+    // gives them the database file's mode.
+    let daemon = Daemon::start(&url);
+    for suffix in ["-wal", "-shm"] {
+        assert_eq!(mode(&sidecar(suffix)), Some(0o600), "{suffix}");
+    }
+    drop(daemon);
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        if let Some(m) = mode(&sidecar(suffix)) {
+            assert_eq!(m, 0o600, "{suffix}");
+        }
+    }
+
+    // An existing file keeps the mode its owner chose.
+    let shared = dir.path().join("shared.sqlite3");
+    std::fs::write(&shared, b"").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = syncd(&shared.display().to_string(), &["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(mode(&shared), Some(0o640));
+}
+
+#[test]
+fn lists_escape_what_a_terminal_would_act_on() {
+    let (_db, url) = fresh_url();
+    syncd(&url, &["users", "create", "kim"]);
+    // Stored straight in the database: every way in through syncd now
+    // refuses these characters, but older rows may hold them.
+    let pool = syncd::db::open(&url, &syncd::db::PoolSettings::default()).unwrap();
+    let mut conn = pool.get().unwrap();
+    {
+        use diesel::{ExpressionMethods, RunQueryDsl};
+        use syncd::db::schema::{user_groups, users};
+        let at = syncd::db::models::now();
+        diesel::insert_into(user_groups::table)
+            .values((
+                user_groups::name.eq("Ops\u{9b}31m"),
+                user_groups::description.eq("line one\nline two\u{1b}]0;owned\u{7}\u{1b}[2J"),
+                user_groups::created_at.eq(at),
+                user_groups::updated_at.eq(at),
+            ))
+            .execute(&mut *conn)
+            .unwrap();
+        diesel::update(users::table)
+            .set((
+                users::name.eq("Kim\u{1b}[31m \u{202e}red"),
+                users::email_address.eq(Some("kim@example.com\u{1b}[8m")),
+            ))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    let groups = stdout(&syncd(&url, &["groups", "list"]));
+    assert_eq!(
+        groups,
+        "1\tOps\\u{9b}31m\tline one\\u{a}line two\\u{1b}]0;owned\\u{7}\\u{1b}[2J\n"
+    );
+    let users = stdout(&syncd(&url, &["users", "list"]));
+    assert_eq!(
+        users,
+        "1\tkim\t-\tkim@example.com\\u{1b}[8m\tKim\\u{1b}[31m \\u{202e}red\t-\n"
+    );
+    for out in [&groups, &users] {
+        assert!(!out.contains(['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}']));
+    }
 }

@@ -87,9 +87,9 @@ fn users_are_imported_with_bad_lines_reported_by_number() {
     assert!(err.contains("syncd: error: 2 lines could not be imported"));
     assert_eq!(
         t.cli(&["users", "list"]),
-        "1\talice\tmanager\talice@example.com\tAlice Liddell\n\
-         2\tbob\t-\t-\tbob\n\
-         3\tcarol\t-\tcarol@example.com\tCarol, the Second\n"
+        "1\talice\tmanager\talice@example.com\tAlice Liddell\t-\n\
+         2\tbob\t-\t-\tbob\t-\n\
+         3\tcarol\t-\tcarol@example.com\tCarol, the Second\t-\n"
     );
     // Run again: nothing new, nothing doubled.
     let (again, _) = t.run("users", "users.csv", csv);
@@ -258,4 +258,65 @@ fn stdin_and_many_rows_in_several_batches() {
         body.contains("<user-id type=\"integer\">300</user-id>"),
         "{body}"
     );
+}
+
+/// The rules of `domain::text`, as in the API and `users create`: a bad
+/// row is reported by its line number and never stored.
+#[test]
+fn import_applies_the_text_rules_by_line_number() {
+    let t = Import::new();
+    let import = |kind: &str, csv: &str| t.run(kind, &format!("{kind}.csv"), csv);
+
+    let (out, path) = import(
+        "users",
+        "login,name,email,user_group_manager\n\
+         lee,Lee Ok,lee@example.com,\n\
+         mo,Mo\u{1b}[2J,,\n\
+         ned,Ned,ned@example.com\u{7},\n\
+         oz,\u{202e}zO,,\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{path}:3: Name contains the character U+001B")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{path}:4: Email address contains the character U+0007"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{path}:5: Name contains the character U+202E")),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}'), "the bad text is not echoed: {err}");
+    assert_eq!(
+        t.cli(&["users", "list"]),
+        "1\tlee\t-\tlee@example.com\tLee Ok\t-\n",
+        "only the good row is stored"
+    );
+
+    let long = "d".repeat(2001);
+    let (out, path) = import(
+        "groups",
+        &format!(
+            "name,description\n\
+             Good,fine\n\
+             Bad\u{1b}[31m,\n\
+             Long,{long}\n\
+             Sneaky,\"text \u{1b}]0;title\u{7}\"\n"
+        ),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    for (line, says) in [
+        (3, "Name contains the character U+001B"),
+        (4, "Description is too long"),
+        (5, "Description contains the character U+001B"),
+    ] {
+        assert!(err.contains(&format!("{path}:{line}: {says}")), "{err}");
+    }
+    assert_eq!(t.cli(&["groups", "list"]), "1\tGood\tfine\n");
 }

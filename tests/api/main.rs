@@ -1,5 +1,6 @@
 //! Integration tests: the real server over real HTTP against a fresh database.
 
+mod accounts;
 mod auth;
 mod bodies;
 mod cli;

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::models::{USER_COLUMNS, User, now};
-use crate::db::schema::users;
+use crate::db::schema::{user_group_memberships, users};
 
 use super::is_unique_violation;
 
@@ -35,25 +35,39 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
         .optional()
 }
 
-/// The user holding a token with this digest.
+/// The enabled user holding a token with this digest (a disabled user
+/// cannot sign in, whatever it holds).
 pub fn find_by_token_digest(conn: &mut DbConnection, digest: &str) -> QueryResult<Option<User>> {
     users::table
         .filter(users::token_digest.eq(digest))
+        .filter(users::disabled_at.is_null())
         .select(USER_COLUMNS)
         .first(conn)
         .optional()
 }
 
 /// A login's user and password digest (None when it has no password).
+/// A disabled user is not found: the caller then checks the password
+/// against a dummy hash, so a disabled login looks like an unknown one.
 pub fn find_with_password(
     conn: &mut DbConnection,
     login: &str,
 ) -> QueryResult<Option<(User, Option<String>)>> {
     users::table
         .filter(users::login.eq(login))
+        .filter(users::disabled_at.is_null())
         .select((USER_COLUMNS, users::password_digest))
         .first(conn)
         .optional()
+}
+
+/// All users in id order, each with whether it is disabled (for `users list`;
+/// [`User`] itself has no such field, so the API's rows stay as they were).
+pub fn list_with_state(conn: &mut DbConnection) -> QueryResult<Vec<(User, bool)>> {
+    users::table
+        .select((USER_COLUMNS, users::disabled_at.is_not_null()))
+        .order(users::id.asc())
+        .load(conn)
 }
 
 /// All users in id order.
@@ -99,6 +113,129 @@ pub fn set_token_digest(conn: &mut DbConnection, login: &str, digest: &str) -> Q
         ))
         .execute(conn)?;
     Ok(n > 0)
+}
+
+/// Replaces a user's password digest; false when the login does not exist.
+pub fn set_password_digest(
+    conn: &mut DbConnection,
+    login: &str,
+    digest: &str,
+) -> QueryResult<bool> {
+    let n = diesel::update(users::table.filter(users::login.eq(login)))
+        .set((
+            users::password_digest.eq(Some(digest)),
+            users::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// Forgets a user's token digest, so that no token signs in as it until a
+/// new one is issued; false when the login does not exist.
+pub fn clear_token_digest(conn: &mut DbConnection, login: &str) -> QueryResult<bool> {
+    let n = diesel::update(users::table.filter(users::login.eq(login)))
+        .set((
+            users::token_digest.eq(None::<String>),
+            users::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// What `users update` changes: each field left `None` stays as it is.
+/// `email_address: Some(None)` removes the address.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges<'a> {
+    pub name: Option<&'a str>,
+    pub email_address: Option<Option<&'a str>>,
+    pub user_group_manager: Option<bool>,
+}
+
+/// Changes a user's name, email address or manager flag; the user as it is
+/// now, or None when the login does not exist.
+pub fn update(
+    conn: &mut DbConnection,
+    login: &str,
+    changes: &UserChanges<'_>,
+) -> QueryResult<Option<User>> {
+    diesel::update(users::table.filter(users::login.eq(login)))
+        .set((changes, users::updated_at.eq(now())))
+        .returning(USER_COLUMNS)
+        .get_result(conn)
+        .optional()
+}
+
+/// Whether `set_disabled` changed anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateChange {
+    Changed,
+    AlreadySo,
+    NoSuchUser,
+}
+
+/// Disables a user (it keeps everything but cannot sign in) or enables it
+/// again. Disabling an already disabled user keeps the time it was first
+/// disabled.
+pub fn set_disabled(
+    conn: &mut DbConnection,
+    login: &str,
+    disabled: bool,
+) -> QueryResult<StateChange> {
+    let at = now();
+    let target = users::table.filter(users::login.eq(login));
+    let n = if disabled {
+        diesel::update(target.filter(users::disabled_at.is_null()))
+            .set((users::disabled_at.eq(Some(at)), users::updated_at.eq(at)))
+            .execute(conn)?
+    } else {
+        diesel::update(target.filter(users::disabled_at.is_not_null()))
+            .set((
+                users::disabled_at.eq(None::<chrono::NaiveDateTime>),
+                users::updated_at.eq(at),
+            ))
+            .execute(conn)?
+    };
+    if n > 0 {
+        return Ok(StateChange::Changed);
+    }
+    let exists: bool = diesel::select(diesel::dsl::exists(target)).get_result(conn)?;
+    Ok(if exists {
+        StateChange::AlreadySo
+    } else {
+        StateChange::NoSuchUser
+    })
+}
+
+/// What deleting a user took with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    pub id: i64,
+    pub memberships: usize,
+}
+
+/// Deletes a user and its memberships in one transaction: both go, or
+/// neither. None when the login does not exist (nothing changes). The
+/// memberships are deleted by statement, not left to `ON DELETE CASCADE`,
+/// so the count reported is what was really removed; and the first
+/// statement is a write, so on SQLite the transaction takes the write lock
+/// at once (waiting on a busy database) instead of failing to upgrade a
+/// read lock later.
+pub fn delete_by_login(conn: &mut DbConnection, login: &str) -> QueryResult<Option<Deleted>> {
+    conn.transaction(|c| {
+        let of_user = users::table
+            .filter(users::login.eq(login))
+            .select(users::id);
+        let memberships = diesel::delete(
+            user_group_memberships::table.filter(user_group_memberships::user_id.eq_any(of_user)),
+        )
+        .execute(c)?;
+        let id: Option<i64> = diesel::delete(users::table.filter(users::login.eq(login)))
+            .returning(users::id)
+            .get_result(c)
+            .optional()?;
+        Ok(id.map(|id| Deleted { id, memberships }))
+    })
 }
 
 /// A page of users in id order: after an id, or skipping `offset`.
