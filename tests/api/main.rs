@@ -21,5 +21,6 @@ mod outage;
 mod page;
 mod pg_cluster;
 mod show;
+mod transport;
 mod user_groups;
 mod users;
