@@ -175,13 +175,14 @@ fn under_a_hard_1024_descriptor_limit_connections_stay_below_it() {
     let daemon = Daemon::start_under_ulimit(
         &database.url,
         "-n 1024",
-        &[("RUST_LOG", "info"), ("SYNCD_REQUEST_TIMEOUT", "2s")],
+        &[("RUST_LOG", "info"), ("SYNCD_REQUEST_TIMEOUT", "4s")],
     );
     let watch = DescriptorWatch::start(daemon.pid());
     let client = fresh_connections();
 
     let slow = SlowClients::open(socket_address(&daemon), SLOW_CLIENTS);
-    // The slow ones are dropped after 2 s; their slots then serve the rest,
+    // The slow ones are dropped after 4 s (long enough for all of them to
+    // pile up against the limit); their slots then serve the rest,
     // the manager among them.
     let started = Instant::now();
     let answer = me(&client, &daemon, &token, Duration::from_secs(15));
