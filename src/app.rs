@@ -53,6 +53,12 @@ pub struct ServerSettings {
     /// How long a client may take to send a request's head, and then again
     /// its body: a slow client holds a connection, never a worker.
     pub request_timeout: Duration,
+    /// Connections open at once, all workers together (`None`: actix's
+    /// default of 25,000 per worker). `serve` derives it from the
+    /// descriptor limit.
+    pub max_connections: Option<u64>,
+    /// Serve HTTPS with this configuration instead of plain HTTP.
+    pub tls: Option<rustls::ServerConfig>,
 }
 
 impl Default for ServerSettings {
@@ -61,6 +67,8 @@ impl Default for ServerSettings {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             shutdown_timeout: Duration::from_secs(30),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_connections: None,
+            tls: None,
         }
     }
 }
@@ -95,7 +103,17 @@ impl Application {
                     let fut = srv.call(req);
                     async move { fut.await.map(|res| rerender_error(res, error_format)) }
                 })
-                .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
+                .wrap(from_fn(strict_transport))
+                // Answers depend on the format asked for and on who asks:
+                // no shared cache may keep them, and a private one must ask
+                // again (ETag/304). Added only where a response has not set
+                // its own: the page keeps `no-store`.
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                        .add((header::CACHE_CONTROL, "private, no-cache"))
+                        .add((header::VARY, "Accept, Authorization, X-API-KEY")),
+                )
                 // Logger renders its line's parts for every request whether
                 // or not the line is then logged: leave it out unless the
                 // access log is on (RUST_LOG=info, the default).
@@ -124,7 +142,20 @@ impl Application {
         .client_request_timeout(settings.request_timeout)
         // Signals are ours: SIGINT must be as graceful as SIGTERM.
         .disable_signals()
-        .listen(listener)?
+        .on_connect(|_, data| {
+            data.insert(Desynced::default());
+        });
+        // actix counts connections per worker.
+        let server = match settings.max_connections {
+            Some(cap) => {
+                server.max_connections(crate::descriptors::per_worker(cap, settings.workers.max(1)))
+            }
+            None => server,
+        };
+        let server = match &settings.tls {
+            Some(config) => server.listen_rustls_0_23(listener, config.clone())?,
+            None => server.listen(listener)?,
+        }
         .run();
         Ok(Application {
             server,
@@ -183,21 +214,54 @@ async fn wait_for_shutdown_signal() {
     }
 }
 
-/// Oversized heads and forms from other sites are refused before anything
-/// else looks at them (routing, sign-in).
+/// Set on a connection once a request on it had an ambiguous length
+/// (`ApiError::AmbiguousLength`): whatever follows on it may be the
+/// smuggled rest of that request's body. Its answer closes the connection,
+/// but actix still answers requests it had already read from the same
+/// packet; those are refused too, never run.
+#[derive(Default, Clone)]
+struct Desynced(std::rc::Rc<std::cell::Cell<bool>>);
+
+/// Oversized heads, ambiguous lengths and forms from other sites are
+/// refused before anything else looks at them (routing, sign-in).
 async fn refuse_early(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let desynced = req.conn_data::<Desynced>().cloned();
     let verdict = match req.app_data::<web::Data<AppState>>() {
+        _ if desynced.as_ref().is_some_and(|d| d.0.get()) => Err(ApiError::AmbiguousLength),
         Some(state) => crate::api::head::check(req.request())
             .and_then(|()| cross_site::check(req.request(), &state.allowed_origins)),
         None => Err(ApiError::Internal),
     };
     match verdict {
         Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
-        Err(e) => Ok(req.error_response(e).map_into_right_body()),
+        Err(e) => {
+            if let (ApiError::AmbiguousLength, Some(d)) = (&e, &desynced) {
+                d.0.set(true);
+            }
+            Ok(req.error_response(e).map_into_right_body())
+        }
     }
+}
+
+/// Over TLS, browsers are told to use only HTTPS for a year. Whether the
+/// connection is TLS comes from the listener, not from a header a client
+/// could send.
+async fn strict_transport(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let tls = req.app_config().secure();
+    let mut res = next.call(req).await?;
+    if tls {
+        res.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            header::HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    Ok(res)
 }
 
 /// Errors were rendered as XML; a JSON or HTML client gets them again in

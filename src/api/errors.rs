@@ -34,6 +34,10 @@ pub enum ApiError {
     HeadersTooLarge,
     #[error("URI too long")]
     UriTooLong,
+    /// Both `Content-Length` and `Transfer-Encoding`: the body's length is
+    /// ambiguous, so the connection closes after the answer (RFC 9112 §6.3).
+    #[error("ambiguous message length")]
+    AmbiguousLength,
     /// The body did not arrive within this many seconds.
     #[error("request timeout")]
     RequestTimeout(u64),
@@ -96,6 +100,9 @@ impl ApiError {
                 super::head::MAX_HEADERS,
                 super::head::MAX_HEADER_BYTES / 1024
             )],
+            ApiError::AmbiguousLength => vec![
+                "A request may not have both Content-Length and Transfer-Encoding.".into(),
+            ],
             ApiError::UriTooLong => vec![format!(
                 "The URL is longer than {} KiB.",
                 super::head::MAX_URI_BYTES / 1024
@@ -133,6 +140,11 @@ impl ApiError {
             }
             ApiError::Unavailable | ApiError::PasswordChecksBusy => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+            }
+            ApiError::AmbiguousLength => {
+                // Where this request's body ends is unknown, so whatever
+                // follows on the connection must not be read as a request.
+                response.force_close();
             }
             ApiError::SignInThrottled { retry_after }
             | ApiError::RateLimited { retry_after, .. } => {
@@ -172,7 +184,7 @@ pub fn errors_xml(messages: &[String]) -> Vec<u8> {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::AmbiguousLength => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,

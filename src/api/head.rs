@@ -3,6 +3,7 @@
 //! tighter limits of an API whose requests carry a few short headers.
 
 use actix_web::HttpRequest;
+use actix_web::http::header;
 
 use super::errors::ApiError;
 
@@ -13,9 +14,17 @@ pub const MAX_HEADERS: usize = 64;
 /// Bytes of the path and query string.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 
-/// 431 for too many or too large headers, 414 for a long URI.
+/// 431 for too many or too large headers, 414 for a long URI, 400 (and the
+/// connection closed) for both `Content-Length` and `Transfer-Encoding`.
 pub fn check(req: &HttpRequest) -> Result<(), ApiError> {
     let headers = req.headers();
+    // actix reads such a body as chunked; a proxy in front may have read
+    // the Content-Length. Answering both ways is request smuggling.
+    if headers.contains_key(header::CONTENT_LENGTH)
+        && headers.contains_key(header::TRANSFER_ENCODING)
+    {
+        return Err(ApiError::AmbiguousLength);
+    }
     let count = headers.len();
     let bytes: usize = headers
         .iter()

@@ -2,6 +2,7 @@
 //! one, and serves until SIGTERM or Ctrl-C.
 
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
@@ -37,6 +38,39 @@ pub struct Opts {
     /// body (such as 10s or 500ms); slower ones get 408.
     #[arg(long, env = "SYNCD_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
     pub request_timeout: std::time::Duration,
+
+    /// Connections open at once (default: what the open-file limit leaves
+    /// after a reserve for the database and logs; never more than that).
+    #[arg(long, env = "SYNCD_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+
+    /// PEM certificate chain: serve HTTPS (needs --tls-key too).
+    #[arg(long, env = "SYNCD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "SYNCD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// Connections waiting to be accepted. std's listener queues 128; a burst
+/// of clients (or slow ones holding every slot up to the cap) would leave a
+/// legitimate client's handshake to be retried after a second or more. The
+/// kernel caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: i32 = 2048;
+
+/// The TLS configuration, if both files are given; one alone is an error.
+fn tls_config(opts: &Opts) -> anyhow::Result<Option<rustls::ServerConfig>> {
+    match (&opts.tls_cert, &opts.tls_key) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => crate::tls::server_config(cert, key).map(Some),
+        (Some(_), None) => {
+            anyhow::bail!("--tls-cert (SYNCD_TLS_CERT) needs --tls-key (SYNCD_TLS_KEY) too")
+        }
+        (None, Some(_)) => {
+            anyhow::bail!("--tls-key (SYNCD_TLS_KEY) needs --tls-cert (SYNCD_TLS_CERT) too")
+        }
+    }
 }
 
 fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
@@ -82,18 +116,46 @@ fn parse_origins(list: &str) -> Result<AllowedOrigins, String> {
 }
 
 pub fn run(database: &DatabaseOptions, opts: Opts) -> anyhow::Result<()> {
+    // Before anything else, so that a bad file is the one error shown.
+    let tls = tls_config(&opts)?;
+    // Before the pool opens its connections: they count too.
+    let descriptors = crate::descriptors::raise().context("reading the open-file limit")?;
     let pool = database.open()?;
     let listener =
         TcpListener::bind(&opts.bind).with_context(|| format!("cannot listen on {}", opts.bind))?;
+    socket2::SockRef::from(&listener)
+        .listen(LISTEN_BACKLOG)
+        .context("setting the listen backlog")?;
     let addr = listener.local_addr()?;
-    create_first_manager(&pool, addr)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    create_first_manager(&pool, addr, scheme)?;
 
     let mut settings = ServerSettings::default();
     if let Some(w) = opts.workers {
         settings.workers = w.max(1);
     }
     settings.request_timeout = opts.request_timeout;
-    log::info!("syncd listening on http://{addr}");
+    let pool_size = pool.max_size();
+    let cap = crate::descriptors::connection_cap(descriptors.soft, pool_size, opts.max_connections);
+    if opts.max_connections.is_some_and(|asked| asked > cap) {
+        log::warn!(
+            "--max-connections is more than the open-file limit leaves room for; using {cap}"
+        );
+    }
+    let per_worker = crate::descriptors::per_worker(cap, settings.workers);
+    log::info!(
+        "open files: {} allowed (the soft limit was {}, the hard limit is {}), {} kept for the \
+         database and logs; connections at most {} ({per_worker} per worker, {} workers)",
+        descriptors.soft,
+        descriptors.was,
+        descriptors.hard,
+        crate::descriptors::reserve(pool_size),
+        per_worker * settings.workers,
+        settings.workers,
+    );
+    settings.max_connections = Some(cap);
+    settings.tls = tls;
+    log::info!("syncd listening on {scheme}://{addr}");
     let state = AppState::new(pool, opts.allowed_origins)
         .with_limits(opts.limits.auth_failure_limit, opts.limits.rate_limit);
     actix_rt::System::new().block_on(async move {
@@ -106,7 +168,7 @@ pub fn run(database: &DatabaseOptions, opts: Opts) -> anyhow::Result<()> {
 
 /// On a database with no users at all, creates the manager `admin` and shows
 /// its token once, with a curl line to paste.
-fn create_first_manager(pool: &DbPool, addr: SocketAddr) -> anyhow::Result<()> {
+fn create_first_manager(pool: &DbPool, addr: SocketAddr, scheme: &str) -> anyhow::Result<()> {
     let mut conn = super::connection(pool)?;
     if users::count(&mut conn)? > 0 {
         return Ok(());
@@ -136,7 +198,7 @@ fn create_first_manager(pool: &DbPool, addr: SocketAddr) -> anyhow::Result<()> {
     eprintln!(
         "\nsyncd: this database had no users, so it now has the User Group Manager 'admin'.\n\
          Its API token is shown this once; keep it somewhere safe:\n\n    {token}\n\n\
-         Try it:\n\n    curl -H 'X-API-KEY: {token}' http://{host}/me.xml\n\n\
+         Try it:\n\n    curl -H 'X-API-KEY: {token}' {scheme}://{host}/me.xml\n\n\
          Add users with `syncd users create LOGIN`, and a new token with `syncd users token admin`.\n"
     );
     Ok(())

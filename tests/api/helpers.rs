@@ -251,6 +251,7 @@ fn spawn_server_guarded(
         workers: 2,
         shutdown_timeout: Duration::from_secs(1),
         request_timeout: guards.request_timeout,
+        ..ServerSettings::default()
     };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -434,11 +435,33 @@ pub struct Daemon {
 }
 
 pub fn syncd_command(database_url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_syncd"));
+    with_test_env(Command::new(env!("CARGO_BIN_EXE_syncd")), database_url)
+}
+
+/// `syncd` started by `sh` after `ulimit ULIMIT` (such as `-Sn 1024`), so the
+/// binary starts under those resource limits, as under systemd.
+pub fn syncd_command_under_ulimit(ulimit: &str, database_url: &str) -> Command {
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("ulimit {ulimit} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_syncd"));
+    with_test_env(sh, database_url)
+}
+
+fn with_test_env(mut cmd: Command, database_url: &str) -> Command {
     cmd.env("DATABASE_URL", database_url)
         .env_remove("SYNCD_BIND")
+        .env_remove("SYNCD_TLS_CERT")
+        .env_remove("SYNCD_TLS_KEY")
+        .env_remove("SYNCD_MAX_CONNECTIONS")
         .env("RUST_LOG", "debug");
     cmd
+}
+
+/// A new manager straight in the database behind a daemon; its token.
+pub fn insert_manager(database_url: &str, login: &str) -> String {
+    let pool = db::open(database_url, &PoolSettings::default()).expect("open the test database");
+    insert_user(&pool, login, true, None).1
 }
 
 impl Daemon {
@@ -449,9 +472,23 @@ impl Daemon {
 
     /// `start` with more environment variables.
     pub fn start_with(database_url: &str, env: &[(&str, &str)]) -> Daemon {
-        let mut child = syncd_command(database_url)
+        let mut cmd = syncd_command(database_url);
+        cmd.envs(env.iter().copied());
+        Daemon::start_command(cmd)
+    }
+
+    /// `start_with` under a shell's `ulimit` (see `syncd_command_under_ulimit`).
+    pub fn start_under_ulimit(database_url: &str, ulimit: &str, env: &[(&str, &str)]) -> Daemon {
+        let mut cmd = syncd_command_under_ulimit(ulimit, database_url);
+        cmd.envs(env.iter().copied());
+        Daemon::start_command(cmd)
+    }
+
+    /// Runs `cmd` (a `syncd_command*`) as `serve` on a random port and waits
+    /// until it says where it listens (`http://...` or `https://...`).
+    pub fn start_command(mut cmd: Command) -> Daemon {
+        let mut child = cmd
             .args(["serve", "--bind", "127.0.0.1:0"])
-            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -479,6 +516,11 @@ impl Daemon {
             address,
             stderr,
         }
+    }
+
+    /// The server's process id (`sh` execs it, so also under a ulimit).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn stderr(&self) -> String {

@@ -24,5 +24,6 @@ mod pg_cluster;
 mod show;
 mod sign_in;
 mod stored_text;
+mod transport;
 mod user_groups;
 mod users;
