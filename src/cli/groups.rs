@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::{DatabaseOptions, connection};
+use crate::cli::{DatabaseOptions, connection};
 use crate::db::queries::user_groups;
 use crate::domain::text::printable;
 

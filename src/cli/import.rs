@@ -14,13 +14,14 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::users::validate_login;
-use super::{DatabaseOptions, connection};
-use crate::credentials::{generate_token, token_digest};
+use crate::cli::users::validate_login;
+use crate::cli::{DatabaseOptions, connection};
 use crate::db::DbConnection;
 use crate::db::models::now;
-use crate::db::queries::bulk::{self, ImportedGroup, ImportedUser};
+use crate::db::queries::bulk;
+use crate::db::queries::bulk::{ImportedGroup, ImportedUser};
 use crate::domain::text::{check_description, check_email, check_name, printable};
+use crate::security::credentials::{generate_token, token_digest};
 use diesel::{Connection, RunQueryDsl};
 
 #[derive(Subcommand, Debug)]

@@ -12,7 +12,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 
-use crate::db::{self, DbPool, PoolSettings};
+use crate::db;
+use crate::db::{DbPool, PoolSettings};
 
 #[derive(Parser, Debug)]
 #[command(

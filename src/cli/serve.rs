@@ -7,14 +7,15 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::DatabaseOptions;
-use crate::api::AppState;
-use crate::api::cross_site::AllowedOrigins;
-use crate::app::{Application, ServerSettings};
-use crate::credentials::{generate_token, token_digest};
+use crate::cli::DatabaseOptions;
 use crate::db::DbPool;
-use crate::db::queries::users::{self, NewUser};
-use crate::throttle::Limit;
+use crate::db::queries::users;
+use crate::db::queries::users::NewUser;
+use crate::http::cross_site::AllowedOrigins;
+use crate::security::credentials::{generate_token, token_digest};
+use crate::security::throttle::Limit;
+use crate::server::{Application, ServerSettings};
+use crate::state::AppState;
 
 #[derive(Args, Debug, Clone)]
 pub struct Opts {
@@ -63,7 +64,7 @@ const LISTEN_BACKLOG: i32 = 2048;
 fn tls_config(opts: &Opts) -> anyhow::Result<Option<rustls::ServerConfig>> {
     match (&opts.tls_cert, &opts.tls_key) {
         (None, None) => Ok(None),
-        (Some(cert), Some(key)) => crate::tls::server_config(cert, key).map(Some),
+        (Some(cert), Some(key)) => crate::server::tls::server_config(cert, key).map(Some),
         (Some(_), None) => {
             anyhow::bail!("--tls-cert (SYNCD_TLS_CERT) needs --tls-key (SYNCD_TLS_KEY) too")
         }
@@ -119,7 +120,7 @@ pub fn run(database: &DatabaseOptions, opts: Opts) -> anyhow::Result<()> {
     // Before anything else, so that a bad file is the one error shown.
     let tls = tls_config(&opts)?;
     // Before the pool opens its connections: they count too.
-    let descriptors = crate::descriptors::raise().context("reading the open-file limit")?;
+    let descriptors = crate::server::descriptors::raise().context("reading the open-file limit")?;
     let pool = database.open()?;
     let listener =
         TcpListener::bind(&opts.bind).with_context(|| format!("cannot listen on {}", opts.bind))?;
@@ -136,20 +137,24 @@ pub fn run(database: &DatabaseOptions, opts: Opts) -> anyhow::Result<()> {
     }
     settings.request_timeout = opts.request_timeout;
     let pool_size = pool.max_size();
-    let cap = crate::descriptors::connection_cap(descriptors.soft, pool_size, opts.max_connections);
+    let cap = crate::server::descriptors::connection_cap(
+        descriptors.soft,
+        pool_size,
+        opts.max_connections,
+    );
     if opts.max_connections.is_some_and(|asked| asked > cap) {
         log::warn!(
             "--max-connections is more than the open-file limit leaves room for; using {cap}"
         );
     }
-    let per_worker = crate::descriptors::per_worker(cap, settings.workers);
+    let per_worker = crate::server::descriptors::per_worker(cap, settings.workers);
     log::info!(
         "open files: {} allowed (the soft limit was {}, the hard limit is {}), {} kept for the \
          database and logs; connections at most {} ({per_worker} per worker, {} workers)",
         descriptors.soft,
         descriptors.was,
         descriptors.hard,
-        crate::descriptors::reserve(pool_size),
+        crate::server::descriptors::reserve(pool_size),
         per_worker * settings.workers,
         settings.workers,
     );
@@ -169,7 +174,7 @@ pub fn run(database: &DatabaseOptions, opts: Opts) -> anyhow::Result<()> {
 /// On a database with no users at all, creates the manager `admin` and shows
 /// its token once, with a curl line to paste.
 fn create_first_manager(pool: &DbPool, addr: SocketAddr, scheme: &str) -> anyhow::Result<()> {
-    let mut conn = super::connection(pool)?;
+    let mut conn = crate::cli::connection(pool)?;
     if users::count(&mut conn)? > 0 {
         return Ok(());
     }

@@ -7,11 +7,12 @@ use std::io::BufRead;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 
-use super::{DatabaseOptions, connection};
-use crate::credentials::{generate_token, hash_password, token_digest};
-use crate::db::queries::users::{self, NewUser, StateChange, UserChanges};
+use crate::cli::{DatabaseOptions, connection};
+use crate::db::queries::users;
+use crate::db::queries::users::{NewUser, StateChange, UserChanges};
 use crate::domain::password::check_password;
 use crate::domain::text::{check_email, check_name, printable};
+use crate::security::credentials::{generate_token, hash_password, token_digest};
 
 #[derive(Subcommand, Debug)]
 pub enum Command {

@@ -4,8 +4,8 @@
 use chrono::NaiveDateTime;
 use diesel::Queryable;
 
-use super::schema::users;
-use super::timestamp::Stamp;
+use crate::db::schema::users;
+use crate::db::timestamp::Stamp;
 
 #[derive(Queryable, Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -50,7 +50,7 @@ pub struct UserGroup {
     pub updated_at: NaiveDateTime,
 }
 
-pub use super::schema::user_groups::all_columns as USER_GROUP_COLUMNS;
+pub use crate::db::schema::user_groups::all_columns as USER_GROUP_COLUMNS;
 
 #[derive(Queryable, Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
@@ -63,7 +63,7 @@ pub struct Membership {
     pub updated_at: NaiveDateTime,
 }
 
-pub use super::schema::user_group_memberships::all_columns as MEMBERSHIP_COLUMNS;
+pub use crate::db::schema::user_group_memberships::all_columns as MEMBERSHIP_COLUMNS;
 
 /// A membership with its user and user group, when a response includes them.
 #[derive(Debug, Clone, PartialEq, Eq)]

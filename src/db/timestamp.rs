@@ -10,7 +10,7 @@ use diesel::pg::Pg;
 use diesel::sql_types::Timestamp;
 use diesel::sqlite::Sqlite;
 
-use super::MultiBackend;
+use crate::db::MultiBackend;
 
 /// A timestamp column as read from the database; models keep the
 /// [`NaiveDateTime`] inside (`#[diesel(deserialize_as = Stamp)]`).

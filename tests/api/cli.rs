@@ -118,7 +118,7 @@ fn users_token_replaces_the_old_token() {
     let out = syncd(&url, &["users", "token", "bob"]);
     let newer = stdout(&out).trim_end().to_string();
     assert_eq!(status(&newer), 200);
-    std::thread::sleep(syncd::api::TOKEN_CACHE_TTL + std::time::Duration::from_millis(100));
+    std::thread::sleep(syncd::state::TOKEN_CACHE_TTL + std::time::Duration::from_millis(100));
     assert_eq!(status(new), 401, "the replaced token stopped working");
     assert_eq!(status(&newer), 200);
 

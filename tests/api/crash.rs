@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::{Connection, QueryableByName, RunQueryDsl};
+use syncd::db;
+use syncd::db::PoolSettings;
 use syncd::db::queries::user_groups;
-use syncd::db::{self, PoolSettings};
 
 use crate::helpers::{Daemon, TestDatabase, id_of, insert_user, membership_xml};
 

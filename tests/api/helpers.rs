@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 use diesel::RunQueryDsl;
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::HeaderMap;
-use syncd::api::AppState;
-use syncd::api::cross_site::AllowedOrigins;
-use syncd::app::{Application, ServerSettings};
-use syncd::credentials::{generate_token, hash_password, token_digest};
+use syncd::db;
 use syncd::db::queries::{memberships, user_groups, users};
-use syncd::db::{self, DbPool, PoolSettings};
-use syncd::throttle::Limit;
+use syncd::db::{DbPool, PoolSettings};
+use syncd::http::cross_site::AllowedOrigins;
+use syncd::security::credentials::{generate_token, hash_password, token_digest};
+use syncd::security::throttle::Limit;
+use syncd::server::{Application, ServerSettings};
+use syncd::state::AppState;
 
 pub struct TestApp {
     pub address: String,
@@ -207,9 +208,9 @@ impl Default for Guards {
     fn default() -> Guards {
         Guards {
             allowed_origins: AllowedOrigins::default(),
-            auth_failures: syncd::api::DEFAULT_AUTH_FAILURE_LIMIT,
+            auth_failures: syncd::state::DEFAULT_AUTH_FAILURE_LIMIT,
             rate_limit: None,
-            request_timeout: syncd::app::DEFAULT_REQUEST_TIMEOUT,
+            request_timeout: syncd::server::DEFAULT_REQUEST_TIMEOUT,
             lockout_keys: 100_000,
         }
     }

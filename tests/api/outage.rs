@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use syncd::db::{self, PoolSettings};
+use syncd::db;
+use syncd::db::PoolSettings;
 
 use crate::helpers::{TestDatabase, membership_xml, spawn_app_on, spawn_app_with};
 use crate::pg_cluster::PgCluster;
@@ -41,7 +42,7 @@ fn postgres_outage_answers_503_then_recovers_without_a_restart() {
     // A token checked just now is taken on trust for TOKEN_CACHE_TTL, so
     // `/me`, which needs nothing but sign-in, may answer from memory that
     // long: wait it out.
-    std::thread::sleep(syncd::api::TOKEN_CACHE_TTL);
+    std::thread::sleep(syncd::state::TOKEN_CACHE_TTL);
     for path in [
         "/user-group-memberships.xml",
         "/me.xml",

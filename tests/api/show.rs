@@ -144,7 +144,10 @@ fn me_shows_any_signed_in_user_without_secrets() {
             .contains("<user-group-manager type=\"boolean\">false</user-group-manager>")
     );
     assert!(!r.body.contains(&token));
-    assert!(!r.body.contains(&syncd::credentials::token_digest(&token)));
+    assert!(
+        !r.body
+            .contains(&syncd::security::credentials::token_digest(&token))
+    );
     assert!(!r.body.contains("argon2") && !r.body.contains("pw-secret"));
     assert!(!r.body.contains("digest") && !r.body.contains("password"));
 }

@@ -183,7 +183,7 @@ fn streamed_lists_go_out_in_pieces_bounded_in_bytes_and_head_builds_no_body() {
     // A piece is cut once it holds 64 KiB, so it is at most that plus one
     // row (a group of 4,000 bytes and its markup).
     assert!(
-        largest <= syncd::api::lists::PIECE_BYTES + 8 * 1024,
+        largest <= syncd::views::lists::PIECE_BYTES + 8 * 1024,
         "a piece of {largest} bytes; all: {sizes:?}"
     );
     assert!(sizes.len() > 60, "{} pieces", sizes.len());

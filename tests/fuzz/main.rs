@@ -22,8 +22,8 @@ use actix_web::web::Bytes;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
-use syncd::api::body::{BodyKind, read_fields};
-use syncd::api::render::{MEMBERSHIP, USER_GROUP};
+use syncd::http::body::{BodyKind, read_fields};
+use syncd::views::render::{MEMBERSHIP, USER_GROUP};
 
 /// The process may not hold more than this: a parser that allocates without
 /// bound for a bounded input aborts the run ("memory allocation failed").
@@ -334,11 +334,11 @@ fn query_strings() {
             return;
         };
         let query = uri.query().unwrap_or("");
-        if let Ok((_, range)) = syncd::api::params::list_query(query) {
+        if let Ok((_, range)) = syncd::http::params::list_query(query) {
             let slice = range.slice(1_000_000);
             assert!(slice.count >= 0 && slice.offset >= 0);
         }
-        let _ = syncd::api::params::include_query(query);
+        let _ = syncd::http::params::include_query(query);
     });
 }
 
@@ -375,12 +375,12 @@ fn credential_and_content_type_headers() {
         for name in names.into_iter().flatten() {
             let mut headers = HeaderMap::new();
             headers.insert(name.clone(), value.clone());
-            let _ = syncd::api::auth::credentials(&headers);
+            let _ = syncd::http::auth::credentials(&headers);
             // (actix's TestRequest leaks about 2 KiB a request, which the
             // allocation cap caught: the parsers take headers directly.)
             let mut content_type = HeaderMap::new();
             content_type.insert(actix_web::http::header::CONTENT_TYPE, value.clone());
-            let _ = syncd::api::body::kind_of(&content_type);
+            let _ = syncd::http::body::kind_of(&content_type);
         }
     });
 }

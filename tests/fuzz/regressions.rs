@@ -3,8 +3,8 @@
 //! a panic, a hang or a huge allocation.
 
 use actix_web::web::Bytes;
-use syncd::api::body::{BodyKind, read_fields};
-use syncd::api::render::MEMBERSHIP;
+use syncd::http::body::{BodyKind, read_fields};
+use syncd::views::render::MEMBERSHIP;
 
 fn read(kind: BodyKind, input: &[u8]) -> bool {
     actix_rt::System::new()
@@ -63,7 +63,7 @@ fn parsing_keeps_no_memory() {
     let parse_all = || {
         for i in 0..20_000 {
             let query = format!("include=users,timestamps&start={i}&end={}", i + 5);
-            let _ = syncd::api::params::list_query(&query);
+            let _ = syncd::http::params::list_query(&query);
             let mut headers = HeaderMap::new();
             headers.insert(
                 AUTHORIZATION,
@@ -73,8 +73,8 @@ fn parsing_keeps_no_memory() {
                 CONTENT_TYPE,
                 HeaderValue::from_static("multipart/form-data; boundary=XyZ"),
             );
-            let _ = syncd::api::auth::credentials(&headers);
-            let _ = syncd::api::body::kind_of(&headers);
+            let _ = syncd::http::auth::credentials(&headers);
+            let _ = syncd::http::body::kind_of(&headers);
             let _ = syncd::xml::read_record(
                 b"<user-group-membership><user-id>1</user-id></user-group-membership>",
                 "user-group-membership",

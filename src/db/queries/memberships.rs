@@ -10,7 +10,7 @@ use crate::db::models::{
 };
 use crate::db::schema::{user_group_memberships as ugm, user_groups, users};
 
-use super::{is_foreign_key_violation, is_unique_violation};
+use crate::db::queries::{is_foreign_key_violation, is_unique_violation};
 
 /// The message the contract gives for a second membership of the same pair.
 pub const DUPLICATE: &str = "Membership with this User and Group already exists.";
@@ -261,8 +261,8 @@ pub fn version(
     };
     let mut version = format!("m{total}.{}", top.unwrap_or(0));
     if with_relations {
-        version.push_str(&super::users::version(conn)?);
-        version.push_str(&super::user_groups::version(conn)?);
+        version.push_str(&crate::db::queries::users::version(conn)?);
+        version.push_str(&crate::db::queries::user_groups::version(conn)?);
     }
     Ok(version)
 }

@@ -6,7 +6,7 @@ use crate::db::DbConnection;
 use crate::db::models::{USER_GROUP_COLUMNS, UserGroup, now};
 use crate::db::schema::user_groups;
 
-use super::is_unique_violation;
+use crate::db::queries::is_unique_violation;
 
 pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(

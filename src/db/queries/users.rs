@@ -7,7 +7,7 @@ use crate::db::DbConnection;
 use crate::db::models::{USER_COLUMNS, User, now};
 use crate::db::schema::{user_group_memberships, users};
 
-use super::is_unique_violation;
+use crate::db::queries::is_unique_violation;
 
 /// What `users create` stores.
 pub struct NewUser<'a> {

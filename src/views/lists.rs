@@ -12,12 +12,13 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::errors::ApiError;
-use super::format::Format;
-use super::render::{Encoder, Name};
-use super::{AppState, respond, run_db};
 use crate::db::DbConnection;
 use crate::domain::Range;
+use crate::http::errors::ApiError;
+use crate::http::format::Format;
+use crate::state::{AppState, run_db};
+use crate::views::render::{Encoder, Name};
+use crate::views::respond;
 use diesel::QueryResult;
 
 /// Rows fetched per query while streaming.
@@ -86,8 +87,8 @@ pub async fn whole_table<R: Row>(
     version: fn(&mut DbConnection) -> QueryResult<String>,
     write: fn(&mut Encoder, &R, bool),
 ) -> Result<HttpResponse, ApiError> {
-    let format = super::format::api_format(&req)?;
-    let (include, range) = super::params::list(&req)?;
+    let format = crate::http::format::api_format(&req)?;
+    let (include, range) = crate::http::params::list(&req)?;
     let first = run_db(&state, move |c| {
         first_page(
             c,

@@ -7,8 +7,8 @@ use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 
-use super::errors::ApiError;
-use super::render::Name;
+use crate::http::errors::ApiError;
+use crate::views::render::Name;
 use crate::xml::{dasherize, read_record};
 
 /// The largest body read, in every encoding.
@@ -113,8 +113,8 @@ pub async fn read(req: &HttpRequest, mut payload: web::Payload) -> Result<Bytes,
     }
     let capacity = declared.unwrap_or(1024).min(MAX_BODY_BYTES as u64) as usize;
     let deadline = req
-        .app_data::<web::Data<super::AppState>>()
-        .map_or(crate::app::DEFAULT_REQUEST_TIMEOUT, |s| s.body_timeout);
+        .app_data::<web::Data<crate::state::AppState>>()
+        .map_or(crate::server::DEFAULT_REQUEST_TIMEOUT, |s| s.body_timeout);
     let whole = async move {
         let mut body = BytesMut::with_capacity(capacity);
         while let Some(chunk) = payload.next().await {
@@ -290,7 +290,7 @@ pub fn required_id(field: &str, value: Option<&str>) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::render::MEMBERSHIP;
+    use crate::views::render::MEMBERSHIP;
 
     fn parse(kind: BodyKind, body: &str) -> Result<Fields, ApiError> {
         let bytes = Bytes::copy_from_slice(body.as_bytes());

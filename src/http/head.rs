@@ -5,7 +5,7 @@
 use actix_web::HttpRequest;
 use actix_web::http::header;
 
-use super::errors::ApiError;
+use crate::http::errors::ApiError;
 
 /// Bytes of all header names and values together.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;

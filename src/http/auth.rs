@@ -18,14 +18,14 @@ use std::net::IpAddr;
 use actix_web::HttpMessage;
 use sha2::{Digest, Sha256};
 
-use super::errors::ApiError;
-use super::{AppState, read_one};
-use crate::credentials::token_digest;
 use crate::db::models::User;
 use crate::db::queries::users;
 use crate::domain::text;
-use crate::lockout::login_key;
-use crate::throttle::retry_after_secs;
+use crate::http::errors::ApiError;
+use crate::security::credentials::token_digest;
+use crate::security::lockout::login_key;
+use crate::security::throttle::retry_after_secs;
+use crate::state::{AppState, read_one};
 
 /// Credentials as sent, before they are checked.
 #[derive(PartialEq, Eq)]

@@ -7,7 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::format::Format;
+use crate::http::format::Format;
 use crate::xml::{XmlError, XmlWriter};
 
 /// Seconds a client is asked to wait after a 503.
@@ -52,7 +52,7 @@ pub enum ApiError {
     #[error("rate limited")]
     RateLimited {
         retry_after: u64,
-        limit: crate::throttle::Limit,
+        limit: crate::security::throttle::Limit,
     },
     #[error("service unavailable")]
     Unavailable,
@@ -93,19 +93,19 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge => vec![format!(
                 "The request body is larger than {} KiB.",
-                super::body::MAX_BODY_BYTES / 1024
+                crate::http::body::MAX_BODY_BYTES / 1024
             )],
             ApiError::HeadersTooLarge => vec![format!(
                 "The request headers are too large: at most {} headers of {} KiB in all.",
-                super::head::MAX_HEADERS,
-                super::head::MAX_HEADER_BYTES / 1024
+                crate::http::head::MAX_HEADERS,
+                crate::http::head::MAX_HEADER_BYTES / 1024
             )],
             ApiError::AmbiguousLength => vec![
                 "A request may not have both Content-Length and Transfer-Encoding.".into(),
             ],
             ApiError::UriTooLong => vec![format!(
                 "The URL is longer than {} KiB.",
-                super::head::MAX_URI_BYTES / 1024
+                crate::http::head::MAX_URI_BYTES / 1024
             )],
             ApiError::RequestTimeout(secs) => vec![format!(
                 "The request body did not arrive within {secs} seconds."
@@ -158,8 +158,8 @@ impl ApiError {
                 .content_type(Format::Json.content_type())
                 .body(serde_json::json!({ "errors": messages }).to_string()),
             Format::Html => {
-                crate::html::secure(&mut response);
-                let page = crate::html::error_page(self.status_code(), &messages);
+                crate::views::html::secure(&mut response);
+                let page = crate::views::html::error_page(self.status_code(), &messages);
                 response.body(page.into_string())
             }
             Format::Xml => response

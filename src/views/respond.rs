@@ -5,7 +5,7 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
-use super::format::Format;
+use crate::http::format::Format;
 
 /// A strong ETag: a 128-bit fingerprint of the exact bytes. XXH3 rather
 /// than SHA-256: the tag only has to change when the body does (the client

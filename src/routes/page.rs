@@ -5,18 +5,21 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
-use super::body::Fields;
-use super::errors::ApiError;
-use super::format::Format;
-use super::{AppState, params, run_db};
 use crate::db::DbConnection;
 use crate::db::models::{MembershipRow, User, UserGroup};
-use crate::db::queries::memberships::{self, Page, Scope};
+use crate::db::queries::memberships;
+use crate::db::queries::memberships::{Page, Scope};
 use crate::db::queries::{user_groups, users};
-use crate::html::{self, Echo, MAX_CHOICES, MAX_PAGE_ROWS, MembershipsPage, PAGE_SIZE, Window};
+use crate::http::body::Fields;
+use crate::http::errors::ApiError;
+use crate::http::format::Format;
+use crate::http::params;
+use crate::state::{AppState, run_db};
+use crate::views::html;
+use crate::views::html::{Echo, MAX_CHOICES, MAX_PAGE_ROWS, MembershipsPage, PAGE_SIZE, Window};
 
 /// The formats of a route that also serves the page (XML stays the default).
-pub const PAGE_FORMATS: &[Format] = super::format::ALL_FORMATS;
+pub const PAGE_FORMATS: &[Format] = crate::http::format::ALL_FORMATS;
 
 /// The memberships a page request asks for: `start`/`end` as in the API,
 /// [`PAGE_SIZE`] of them when `end` is left out, at most [`MAX_PAGE_ROWS`].

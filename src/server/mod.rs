@@ -1,4 +1,10 @@
-//! The HTTP server: the route table, middleware, and starting and stopping.
+//! The HTTP server: middleware, listening (plain or TLS), the open-file
+//! limit and the connection cap, requests in flight, and starting and
+//! stopping.
+
+pub mod descriptors;
+pub mod inflight;
+pub mod tls;
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -7,13 +13,15 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{Condition, DefaultHeaders, Logger, Next, from_fn};
-use actix_web::{App, HttpMessage, HttpServer, Route, web};
+use actix_web::{App, HttpMessage, HttpServer, web};
 
-use crate::api::auth::SignedIn;
-use crate::api::errors::ApiError;
-use crate::api::format::{self, Format};
-use crate::api::{AppState, cross_site, memberships, users};
-use crate::inflight::{CountedBody, InFlight};
+use crate::http::auth::SignedIn;
+use crate::http::cross_site;
+use crate::http::errors::ApiError;
+use crate::http::format;
+use crate::http::format::Format;
+use crate::server::inflight::{CountedBody, InFlight};
+use crate::state::AppState;
 
 /// The access log line: address, request line, status, bytes, time, and the
 /// signed-in user's id (`user=-` when nobody signed in). Never a header, so
@@ -91,8 +99,8 @@ impl Application {
             let counter = counter.clone();
             App::new()
                 .app_data(state.clone())
-                .configure(routes)
-                .default_service(web::to(not_found))
+                .configure(crate::routes::table)
+                .default_service(web::to(crate::routes::not_found))
                 .wrap(from_fn(refuse_early))
                 .wrap_fn(|mut req, srv| {
                     // Formats come from the extension; the router sees the
@@ -138,7 +146,7 @@ impl Application {
         .worker_max_blocking_threads(pool_size.max(2))
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         // The head must arrive within this (else 408 and the connection is
-        // closed); the body gets its own deadline in `api::body::read`.
+        // closed); the body gets its own deadline in `http::body::read`.
         .client_request_timeout(settings.request_timeout)
         // Signals are ours: SIGINT must be as graceful as SIGTERM.
         .disable_signals()
@@ -147,9 +155,10 @@ impl Application {
         });
         // actix counts connections per worker.
         let server = match settings.max_connections {
-            Some(cap) => {
-                server.max_connections(crate::descriptors::per_worker(cap, settings.workers.max(1)))
-            }
+            Some(cap) => server.max_connections(crate::server::descriptors::per_worker(
+                cap,
+                settings.workers.max(1),
+            )),
             None => server,
         };
         let server = match &settings.tls {
@@ -231,7 +240,7 @@ async fn refuse_early(
     let desynced = req.conn_data::<Desynced>().cloned();
     let verdict = match req.app_data::<web::Data<AppState>>() {
         _ if desynced.as_ref().is_some_and(|d| d.0.get()) => Err(ApiError::AmbiguousLength),
-        Some(state) => crate::api::head::check(req.request())
+        Some(state) => crate::http::head::check(req.request())
             .and_then(|()| cross_site::check(req.request(), &state.allowed_origins)),
         None => Err(ApiError::Internal),
     };
@@ -278,95 +287,4 @@ fn rerender_error<B>(res: ServiceResponse<B>, format: Format) -> ServiceResponse
         }
     }
     res.map_into_left_body()
-}
-
-/// The route table. Every resource answers HEAD wherever it answers GET, and
-/// a wrong method with 405 and `Allow`; `/user-groups/...` is an alias of
-/// `/user_groups/...`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    use crate::api::user_groups as groups;
-    resource(
-        cfg,
-        "/user-group-memberships",
-        "GET, HEAD, POST",
-        vec![read(memberships::list), web::post().to(memberships::create)],
-    );
-    resource(
-        cfg,
-        "/user-group-memberships/{id}",
-        memberships::ONE_ALLOWS,
-        vec![
-            read(memberships::show),
-            web::delete().to(memberships::delete),
-            web::post().to(memberships::post_to_one),
-        ],
-    );
-    resource(cfg, "/users", "GET, HEAD", vec![read(users::list)]);
-    resource(cfg, "/users/{id}", "GET, HEAD", vec![read(users::show)]);
-    resource(
-        cfg,
-        "/users/{user_id}/user-group-memberships",
-        "GET, HEAD, POST",
-        vec![
-            read(memberships::list_for_user),
-            web::post().to(memberships::create_for_user),
-        ],
-    );
-    for prefix in ["/user_groups", "/user-groups"] {
-        resource(
-            cfg,
-            prefix,
-            "GET, HEAD, POST",
-            vec![read(groups::list), web::post().to(groups::create)],
-        );
-        resource(
-            cfg,
-            &format!("{prefix}/{{id}}"),
-            groups::ONE_ALLOWS,
-            vec![
-                read(groups::show),
-                web::put().to(groups::update),
-                web::delete().to(groups::delete),
-                web::post().to(groups::post_to_one),
-            ],
-        );
-        resource(
-            cfg,
-            &format!("{prefix}/{{user_group_id}}/user-group-memberships"),
-            "GET, HEAD, POST",
-            vec![
-                read(memberships::list_for_user_group),
-                web::post().to(memberships::create_for_user_group),
-            ],
-        );
-    }
-    resource(cfg, "/me", "GET, HEAD", vec![read(users::me)]);
-}
-
-/// A route for GET and HEAD (actix sends no body for HEAD).
-fn read<F, Args>(handler: F) -> Route
-where
-    F: actix_web::Handler<Args>,
-    Args: actix_web::FromRequest + 'static,
-    F::Output: actix_web::Responder + 'static,
-{
-    web::route()
-        .guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
-        .to(handler)
-}
-
-fn resource(cfg: &mut web::ServiceConfig, path: &str, allow: &'static str, routes: Vec<Route>) {
-    let mut r = web::resource(path);
-    for route in routes {
-        r = r.route(route);
-    }
-    cfg.service(r.default_service(web::to(move || async move {
-        Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed { allow })
-    })));
-}
-
-async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::not_found(
-        "There is no such page; see docs/API.md for the routes.",
-    ))
 }

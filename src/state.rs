@@ -1,29 +1,15 @@
-//! The HTTP API: handlers, authentication, formats and errors.
-
-pub mod auth;
-pub mod body;
-pub mod cross_site;
-pub mod errors;
-pub mod format;
-pub mod head;
-pub mod lists;
-pub mod memberships;
-pub mod page;
-pub mod params;
-pub mod render;
-pub mod respond;
-pub mod user_groups;
-pub mod users;
+//! What every handler shares (`AppState`), and running database work off
+//! the async workers (`run_db`, `read_one`).
 
 use actix_web::web;
 
-use crate::credentials::{PasswordCache, TokenCache};
 use crate::db::{DbConnection, DbPool};
-use crate::lockout::Lockout;
-use crate::password_checkers::PasswordCheckers;
-use crate::throttle::{Limit, Throttle};
-use cross_site::AllowedOrigins;
-use errors::ApiError;
+use crate::http::cross_site::AllowedOrigins;
+use crate::http::errors::ApiError;
+use crate::security::credentials::{PasswordCache, TokenCache};
+use crate::security::lockout::Lockout;
+use crate::security::password_checkers::PasswordCheckers;
+use crate::security::throttle::{Limit, Throttle};
 
 /// Failed sign-ins allowed per client address and per login in a window,
 /// unless `SYNCD_AUTH_FAILURE_LIMIT` says otherwise.
@@ -74,7 +60,7 @@ impl AppState {
             pool,
             sign_in_failures: Lockout::new(DEFAULT_AUTH_FAILURE_LIMIT, THROTTLED_KEYS),
             rate_limit: None,
-            body_timeout: crate::app::DEFAULT_REQUEST_TIMEOUT,
+            body_timeout: crate::server::DEFAULT_REQUEST_TIMEOUT,
         }
     }
 

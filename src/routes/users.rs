@@ -4,13 +4,16 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::auth::{Caller, Manager};
-use super::errors::ApiError;
-use super::format::api_format;
-use super::lists::{self, Row};
-use super::{AppState, params, read_one, render, respond};
 use crate::db::models::User;
 use crate::db::queries::users;
+use crate::http::auth::{Caller, Manager};
+use crate::http::errors::ApiError;
+use crate::http::format::api_format;
+use crate::http::params;
+use crate::state::{AppState, read_one};
+use crate::views::lists;
+use crate::views::lists::Row;
+use crate::views::{render, respond};
 
 impl Row for User {
     fn id(&self) -> i64 {

@@ -4,15 +4,20 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::auth::Manager;
-use super::body::{self, Fields};
-use super::errors::ApiError;
-use super::format::{Format, api_format, negotiate};
-use super::lists::{self, Row};
-use super::page::{self, Done, PAGE_FORMATS};
-use super::{AppState, params, read_one, render, respond, run_db};
 use crate::db::models::UserGroup;
 use crate::db::queries::user_groups;
+use crate::http::auth::Manager;
+use crate::http::body;
+use crate::http::body::Fields;
+use crate::http::errors::ApiError;
+use crate::http::format::{Format, api_format, negotiate};
+use crate::http::params;
+use crate::routes::page;
+use crate::routes::page::{Done, PAGE_FORMATS};
+use crate::state::{AppState, read_one, run_db};
+use crate::views::lists;
+use crate::views::lists::Row;
+use crate::views::{render, respond};
 
 impl Row for UserGroup {
     fn id(&self) -> i64 {

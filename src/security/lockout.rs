@@ -24,7 +24,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::throttle::Limit;
+use crate::security::throttle::Limit;
 
 /// Counts failed password sign-ins; see the module documentation.
 pub struct Lockout {

@@ -3,8 +3,8 @@
 
 use actix_web::HttpRequest;
 
-use super::errors::ApiError;
 use crate::domain::{Include, Range, parse_id};
+use crate::http::errors::ApiError;
 
 /// At most this many query parameters are looked at.
 pub const MAX_QUERY_PARAMS: usize = 64;

@@ -9,8 +9,8 @@
 use actix_web::HttpRequest;
 use actix_web::http::{Method, header};
 
-use super::body::is_form;
-use super::errors::ApiError;
+use crate::http::body::is_form;
+use crate::http::errors::ApiError;
 
 /// An origin: scheme, host and port (the scheme's default when not given).
 #[derive(Debug, Clone, PartialEq, Eq)]

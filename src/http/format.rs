@@ -6,7 +6,7 @@ use actix_web::dev::ServiceRequest;
 use actix_web::http::{Uri, header};
 use actix_web::{HttpMessage, HttpRequest};
 
-use super::errors::ApiError;
+use crate::http::errors::ApiError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -4,10 +4,10 @@
 
 use chrono::NaiveDateTime;
 
-use super::format::Format;
 use crate::db::models::{MembershipRow, User, UserGroup};
 use crate::domain::Include;
-use crate::json::JsonWriter;
+use crate::http::format::Format;
+use crate::views::json::JsonWriter;
 use crate::xml::XmlWriter;
 
 /// A field or record name: dasherized in XML, snake_case in JSON.

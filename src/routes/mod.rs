@@ -1,0 +1,102 @@
+//! The handlers of each resource, and the route table that maps paths and
+//! methods onto them.
+
+pub mod memberships;
+pub mod page;
+pub mod user_groups;
+pub mod users;
+
+use actix_web::{Route, web};
+
+use crate::http::errors::ApiError;
+
+/// The route table. Every resource answers HEAD wherever it answers GET, and
+/// a wrong method with 405 and `Allow`; `/user-groups/...` is an alias of
+/// `/user_groups/...`.
+pub fn table(cfg: &mut web::ServiceConfig) {
+    use user_groups as groups;
+    resource(
+        cfg,
+        "/user-group-memberships",
+        "GET, HEAD, POST",
+        vec![read(memberships::list), web::post().to(memberships::create)],
+    );
+    resource(
+        cfg,
+        "/user-group-memberships/{id}",
+        memberships::ONE_ALLOWS,
+        vec![
+            read(memberships::show),
+            web::delete().to(memberships::delete),
+            web::post().to(memberships::post_to_one),
+        ],
+    );
+    resource(cfg, "/users", "GET, HEAD", vec![read(users::list)]);
+    resource(cfg, "/users/{id}", "GET, HEAD", vec![read(users::show)]);
+    resource(
+        cfg,
+        "/users/{user_id}/user-group-memberships",
+        "GET, HEAD, POST",
+        vec![
+            read(memberships::list_for_user),
+            web::post().to(memberships::create_for_user),
+        ],
+    );
+    for prefix in ["/user_groups", "/user-groups"] {
+        resource(
+            cfg,
+            prefix,
+            "GET, HEAD, POST",
+            vec![read(groups::list), web::post().to(groups::create)],
+        );
+        resource(
+            cfg,
+            &format!("{prefix}/{{id}}"),
+            groups::ONE_ALLOWS,
+            vec![
+                read(groups::show),
+                web::put().to(groups::update),
+                web::delete().to(groups::delete),
+                web::post().to(groups::post_to_one),
+            ],
+        );
+        resource(
+            cfg,
+            &format!("{prefix}/{{user_group_id}}/user-group-memberships"),
+            "GET, HEAD, POST",
+            vec![
+                read(memberships::list_for_user_group),
+                web::post().to(memberships::create_for_user_group),
+            ],
+        );
+    }
+    resource(cfg, "/me", "GET, HEAD", vec![read(users::me)]);
+}
+
+/// A route for GET and HEAD (actix sends no body for HEAD).
+fn read<F, Args>(handler: F) -> Route
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::route()
+        .guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
+        .to(handler)
+}
+
+fn resource(cfg: &mut web::ServiceConfig, path: &str, allow: &'static str, routes: Vec<Route>) {
+    let mut r = web::resource(path);
+    for route in routes {
+        r = r.route(route);
+    }
+    cfg.service(r.default_service(web::to(move || async move {
+        Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed { allow })
+    })));
+}
+
+pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found(
+        "There is no such page; see docs/API.md for the routes.",
+    ))
+}
