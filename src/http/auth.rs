@@ -22,6 +22,7 @@ use crate::db::models::User;
 use crate::db::queries::users;
 use crate::domain::text;
 use crate::http::errors::ApiError;
+use crate::http::inputs::Inputs;
 use crate::security::credentials::token_digest;
 use crate::security::lockout::login_key;
 use crate::security::throttle::retry_after_secs;
@@ -273,28 +274,34 @@ fn extract_user(req: &HttpRequest) -> Extracted<User> {
     })
 }
 
-/// Any signed-in user.
-pub struct Caller(pub User);
+/// Any signed-in user, and the handler's inputs (parsed after sign-in).
+pub struct Caller<I = ()>(pub User, pub I);
 
-impl FromRequest for Caller {
+impl<I: Inputs + 'static> FromRequest for Caller<I> {
     type Error = ApiError;
-    type Future = Extracted<Caller>;
+    type Future = Extracted<Caller<I>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let user = extract_user(req);
-        Box::pin(async move { Ok(Caller(user.await?)) })
+        let req = req.clone();
+        Box::pin(async move {
+            let user = user.await?;
+            Ok(Caller(user, I::parse(&req)?))
+        })
     }
 }
 
-/// A signed-in User Group Manager; anyone else signed in gets 403.
-pub struct Manager(pub User);
+/// A signed-in User Group Manager (anyone else signed in gets 403), and the
+/// handler's inputs (parsed after sign-in and the role check).
+pub struct Manager<I = ()>(pub User, pub I);
 
-impl FromRequest for Manager {
+impl<I: Inputs + 'static> FromRequest for Manager<I> {
     type Error = ApiError;
-    type Future = Extracted<Manager>;
+    type Future = Extracted<Manager<I>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let user = extract_user(req);
+        let req = req.clone();
         Box::pin(async move {
             let user = user.await?;
             if !user.user_group_manager {
@@ -303,7 +310,7 @@ impl FromRequest for Manager {
                         .into(),
                 ));
             }
-            Ok(Manager(user))
+            Ok(Manager(user, I::parse(&req)?))
         })
     }
 }

@@ -162,6 +162,10 @@ pub fn negotiate(req: &HttpRequest, supported: &[Format]) -> Result<Format, ApiE
         .get::<Requested>()
         .cloned()
         .unwrap_or(Requested::Accept(None));
+    negotiate_requested(requested, supported)
+}
+
+fn negotiate_requested(requested: Requested, supported: &[Format]) -> Result<Format, ApiError> {
     let names = supported
         .iter()
         .map(|f| format!(".{}", f.extension()))
@@ -190,9 +194,55 @@ pub fn negotiate(req: &HttpRequest, supported: &[Format]) -> Result<Format, ApiE
     }
 }
 
-/// The format of an XML/JSON API response.
-pub fn api_format(req: &HttpRequest) -> Result<Format, ApiError> {
-    negotiate(req, API_FORMATS)
+/// The formats records are written in: what an `Encoder` can be handed.
+/// The managers' page is not one of them, so a record can never be asked
+/// to render as HTML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiFormat {
+    Xml,
+    Json,
+}
+
+impl ApiFormat {
+    pub fn content_type(self) -> &'static str {
+        Format::from(self).content_type()
+    }
+
+    pub fn extension(self) -> &'static str {
+        Format::from(self).extension()
+    }
+}
+
+impl From<ApiFormat> for Format {
+    fn from(format: ApiFormat) -> Format {
+        match format {
+            ApiFormat::Xml => Format::Xml,
+            ApiFormat::Json => Format::Json,
+        }
+    }
+}
+
+/// The API format of a request, chosen among `supported` (406 when none
+/// fits). Where a route shares its path with the managers' page the choice
+/// is made among all three formats, as the router's guard did; an HTML
+/// answer never reaches here then (those requests go to the page's
+/// handlers, by [`wants_page`]).
+pub fn api_format(req: &HttpRequest, supported: &[Format]) -> Result<ApiFormat, ApiError> {
+    match negotiate(req, supported)? {
+        Format::Xml => Ok(ApiFormat::Xml),
+        Format::Json => Ok(ApiFormat::Json),
+        Format::Html => {
+            log::error!("an HTML request reached an API handler: {}", req.path());
+            Err(ApiError::Internal)
+        }
+    }
+}
+
+/// Whether a request to a resource that serves the page asks for the page
+/// (a route guard: the page has handlers of its own).
+pub fn wants_page(requested: Option<&Requested>) -> bool {
+    let requested = requested.cloned().unwrap_or(Requested::Accept(None));
+    matches!(negotiate_requested(requested, ALL_FORMATS), Ok(Format::Html))
 }
 
 #[cfg(test)]

@@ -8,4 +8,5 @@ pub mod cross_site;
 pub mod errors;
 pub mod format;
 pub mod head;
+pub mod inputs;
 pub mod params;

@@ -1,8 +1,6 @@
 //! Path and query parameters of API requests, parsed into [`crate::domain`]
 //! types; every problem is a 400 with its own message.
 
-use actix_web::HttpRequest;
-
 use crate::domain::{Include, Range, parse_id};
 use crate::http::errors::ApiError;
 
@@ -37,19 +35,9 @@ fn last<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// `include` of a request for one record.
-pub fn include(req: &HttpRequest) -> Result<Include, ApiError> {
-    include_query(req.query_string())
-}
-
 /// `include` from a query string.
 pub fn include_query(query: &str) -> Result<Include, ApiError> {
     parse_include(&pairs(query)?).map_err(ApiError::bad_request)
-}
-
-/// `include`, `start` and `end` of a request for a list.
-pub fn list(req: &HttpRequest) -> Result<(Include, Range), ApiError> {
-    list_query(req.query_string())
 }
 
 /// `include`, `start` and `end` from a query string.
@@ -72,8 +60,7 @@ pub fn list_query(query: &str) -> Result<(Include, Range), ApiError> {
 }
 
 /// An id from the path; 400 when it is not a positive integer.
-pub fn path_id(req: &HttpRequest, name: &str) -> Result<i64, ApiError> {
-    let text = req.match_info().get(name).unwrap_or("");
+pub fn parse_path_id(text: &str) -> Result<i64, ApiError> {
     parse_id(text).ok_or_else(|| {
         ApiError::bad_request(format!(
             "The id in the path must be a positive integer, not \"{}\".",

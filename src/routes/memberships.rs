@@ -1,5 +1,6 @@
-//! User group memberships: show, the three lists, the three creates, delete;
-//! and on the list and its creates, the managers' HTML page and its forms.
+//! User group memberships: show, the three lists, the three creates,
+//! delete. (The managers' page answers on some of these paths too: its
+//! handlers are in [`crate::routes::page`].)
 
 use std::sync::Arc;
 
@@ -8,21 +9,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::db::DbConnection;
 use crate::db::models::MembershipRow;
-use crate::db::queries::memberships;
-use crate::db::queries::memberships::{Page, Scope};
+use crate::db::queries::memberships::{self, Page, Scope};
 use crate::db::queries::{user_groups, users};
+use crate::domain::Include;
 use crate::http::auth::Manager;
-use crate::http::body;
-use crate::http::body::{Fields, required_id};
+use crate::http::body::{self, Fields, required_id};
 use crate::http::errors::ApiError;
-use crate::http::format::{Format, api_format, negotiate};
-use crate::http::params;
-use crate::routes::page;
-use crate::routes::page::{Done, PAGE_FORMATS};
+use crate::http::format::ApiFormat;
+use crate::http::inputs::{BesidePage, ListQuery, PathId};
 use crate::state::{AppState, read_one, run_db};
-use crate::views::html::Echo;
-use crate::views::lists;
-use crate::views::lists::Row;
+use crate::views::lists::{self, Row};
 use crate::views::{render, respond};
 
 impl Row for MembershipRow {
@@ -35,53 +31,43 @@ impl Row for MembershipRow {
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _: Manager,
+    Manager(_, (format, PathId(id), include)): Manager<(ApiFormat, PathId, Include)>,
 ) -> Result<HttpResponse, ApiError> {
-    let format = api_format(&req)?;
-    let id = params::path_id(&req, "id")?;
-    let include = params::include(&req)?;
     let row = read_one(&state, move |c| {
         Ok(memberships::find(c, id, include.relations())?)
     })
     .await?
     .ok_or_else(|| ApiError::not_found(format!("Membership {id} does not exist.")))?;
-    let body = render::document(format, |e| render::membership(e, &row, include));
-    Ok(respond::full(&req, StatusCode::OK, format, body))
+    Ok(respond::record(&req, StatusCode::OK, format, |e| {
+        render::membership(e, &row, include)
+    }))
 }
 
-/// `GET /user-group-memberships`: the list, or the page for a browser.
+/// `GET /user-group-memberships`
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(caller): Manager,
+    Manager(_, (BesidePage(format), query)): Manager<(BesidePage, ListQuery)>,
 ) -> Result<HttpResponse, ApiError> {
-    if negotiate(&req, PAGE_FORMATS)? == Format::Html {
-        let ok = StatusCode::OK;
-        return page::show(&req, &state, &caller, ok, &[], &Echo::default()).await;
-    }
-    list_scope(req, state, Scope::All).await
+    list_scope(req, state, Scope::All, format, query).await
 }
 
 /// `GET /users/{user_id}/user-group-memberships`
 pub async fn list_for_user(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _: Manager,
+    Manager(_, (format, PathId(id), query)): Manager<(ApiFormat, PathId, ListQuery)>,
 ) -> Result<HttpResponse, ApiError> {
-    api_format(&req)?;
-    let user_id = params::path_id(&req, "user_id")?;
-    list_scope(req, state, Scope::User(user_id)).await
+    list_scope(req, state, Scope::User(id), format, query).await
 }
 
 /// `GET /user_groups/{user_group_id}/user-group-memberships`
 pub async fn list_for_user_group(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _: Manager,
+    Manager(_, (format, PathId(id), query)): Manager<(ApiFormat, PathId, ListQuery)>,
 ) -> Result<HttpResponse, ApiError> {
-    api_format(&req)?;
-    let group_id = params::path_id(&req, "user_group_id")?;
-    list_scope(req, state, Scope::UserGroup(group_id)).await
+    list_scope(req, state, Scope::UserGroup(id), format, query).await
 }
 
 /// 404 when a nested route names a user or user group that does not exist.
@@ -102,9 +88,9 @@ async fn list_scope(
     req: HttpRequest,
     state: web::Data<AppState>,
     scope: Scope,
+    format: ApiFormat,
+    ListQuery { include, range }: ListQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let format = api_format(&req)?;
-    let (include, range) = params::list(&req)?;
     let with_relations = include.relations();
     let first = run_db(&state, move |c| {
         check_parent(c, scope)?;
@@ -147,33 +133,24 @@ async fn list_scope(
     ))
 }
 
-/// `POST /user-group-memberships`; from the page, a 303 back to it.
+/// `POST /user-group-memberships`
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(caller): Manager,
+    Manager(_, (BesidePage(format), include)): Manager<(BesidePage, Include)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    if negotiate(&req, PAGE_FORMATS)? == Format::Html {
-        let fields = body::record(&req, payload, render::MEMBERSHIP).await?;
-        let created = insert(&state, Scope::All, &fields, false).await;
-        let outcome = created.map(|row| Done::Created(row.membership.id));
-        let echo = page::membership_echo(&fields);
-        return page::after_post(&req, &state, &caller, outcome, echo).await;
-    }
-    create_under(req, state, payload, Scope::All).await
+    create_under(req, state, payload, Scope::All, format, include).await
 }
 
 /// `POST /users/{user_id}/user-group-memberships`: the body names the group.
 pub async fn create_for_user(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _: Manager,
+    Manager(_, (format, PathId(id), include)): Manager<(ApiFormat, PathId, Include)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    api_format(&req)?;
-    let id = params::path_id(&req, "user_id")?;
-    create_under(req, state, payload, Scope::User(id)).await
+    create_under(req, state, payload, Scope::User(id), format, include).await
 }
 
 /// `POST /user_groups/{user_group_id}/user-group-memberships`: the body names
@@ -181,12 +158,10 @@ pub async fn create_for_user(
 pub async fn create_for_user_group(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _: Manager,
+    Manager(_, (format, PathId(id), include)): Manager<(ApiFormat, PathId, Include)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    api_format(&req)?;
-    let id = params::path_id(&req, "user_group_id")?;
-    create_under(req, state, payload, Scope::UserGroup(id)).await
+    create_under(req, state, payload, Scope::UserGroup(id), format, include).await
 }
 
 /// An id taken from the path, unless the body names a different one.
@@ -213,9 +188,9 @@ async fn create_under(
     state: web::Data<AppState>,
     payload: web::Payload,
     parent: Scope,
+    format: ApiFormat,
+    include: Include,
 ) -> Result<HttpResponse, ApiError> {
-    let format = api_format(&req)?;
-    let include = params::include(&req)?;
     let fields = body::record(&req, payload, render::MEMBERSHIP).await?;
     let row = insert(&state, parent, &fields, include.relations()).await?;
     let location = format!(
@@ -223,14 +198,15 @@ async fn create_under(
         row.membership.id,
         format.extension()
     );
-    let body = render::document(format, |e| render::membership(e, &row, include));
-    let response = respond::full(&req, StatusCode::CREATED, format, body);
+    let response = respond::record(&req, StatusCode::CREATED, format, |e| {
+        render::membership(e, &row, include)
+    });
     Ok(respond::with_header(response, header::LOCATION, &location))
 }
 
 /// Creates the membership a body describes under `parent`, loading its
-/// user and group when `with_relations`.
-async fn insert(
+/// user and group when `with_relations` (the API and the page's form).
+pub async fn insert(
     state: &AppState,
     parent: Scope,
     fields: &Fields,
@@ -278,33 +254,23 @@ async fn insert(
 
 /// `DELETE /user-group-memberships/{id}`: 200 with an empty body.
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    _: Manager,
+    Manager(_, (format, PathId(id))): Manager<(ApiFormat, PathId)>,
 ) -> Result<HttpResponse, ApiError> {
-    let format = api_format(&req)?;
-    let id = params::path_id(&req, "id")?;
     remove(&state, id).await?;
     Ok(respond::empty_ok(format))
 }
 
 /// `POST /user-group-memberships/{id}` with `_method=delete` in a form: a
-/// DELETE from a browser; from the page, a 303 back to it.
+/// DELETE from a browser.
 pub async fn post_to_one(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(caller): Manager,
+    Manager(_, (BesidePage(format), PathId(id))): Manager<(BesidePage, PathId)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let format = negotiate(&req, PAGE_FORMATS)?;
-    let id = params::path_id(&req, "id")?;
     body::overridden(&req, payload, render::MEMBERSHIP, &["delete"], ONE_ALLOWS).await?;
-    let removed = remove(&state, id).await;
-    if format == Format::Html {
-        let outcome = removed.map(|()| Done::Changed("memberships-heading"));
-        return page::after_post(&req, &state, &caller, outcome, Echo::default()).await;
-    }
-    removed?;
+    remove(&state, id).await?;
     Ok(respond::empty_ok(format))
 }
 
@@ -312,7 +278,7 @@ pub async fn post_to_one(
 /// DELETE).
 pub const ONE_ALLOWS: &str = "GET, HEAD, DELETE";
 
-async fn remove(state: &AppState, id: i64) -> Result<(), ApiError> {
+pub async fn remove(state: &AppState, id: i64) -> Result<(), ApiError> {
     if run_db(state, move |c| Ok(memberships::delete(c, id)?)).await? {
         Ok(())
     } else {

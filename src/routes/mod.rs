@@ -9,23 +9,31 @@ pub mod users;
 use actix_web::{Route, web};
 
 use crate::http::errors::ApiError;
+use crate::http::format;
 
 /// The route table. Every resource answers HEAD wherever it answers GET, and
 /// a wrong method with 405 and `Allow`; `/user-groups/...` is an alias of
-/// `/user_groups/...`.
+/// `/user_groups/...`. A path the managers' page shares lists the page's
+/// routes first.
 pub fn table(cfg: &mut web::ServiceConfig) {
     use user_groups as groups;
     resource(
         cfg,
         "/user-group-memberships",
         "GET, HEAD, POST",
-        vec![read(memberships::list), web::post().to(memberships::create)],
+        vec![
+            page_route(read(page::show)),
+            page_route(web::post().to(page::add_membership)),
+            read(memberships::list),
+            web::post().to(memberships::create),
+        ],
     );
     resource(
         cfg,
         "/user-group-memberships/{id}",
         memberships::ONE_ALLOWS,
         vec![
+            page_route(web::post().to(page::delete_membership)),
             read(memberships::show),
             web::delete().to(memberships::delete),
             web::post().to(memberships::post_to_one),
@@ -47,13 +55,18 @@ pub fn table(cfg: &mut web::ServiceConfig) {
             cfg,
             prefix,
             "GET, HEAD, POST",
-            vec![read(groups::list), web::post().to(groups::create)],
+            vec![
+                page_route(web::post().to(page::add_group)),
+                read(groups::list),
+                web::post().to(groups::create),
+            ],
         );
         resource(
             cfg,
             &format!("{prefix}/{{id}}"),
             groups::ONE_ALLOWS,
             vec![
+                page_route(web::post().to(page::change_group)),
                 read(groups::show),
                 web::put().to(groups::update),
                 web::delete().to(groups::delete),
@@ -71,6 +84,15 @@ pub fn table(cfg: &mut web::ServiceConfig) {
         );
     }
     resource(cfg, "/me", "GET, HEAD", vec![read(users::me)]);
+}
+
+/// A route of the managers' page: taken when the request asks for HTML
+/// (by extension or `Accept`, chosen among XML, JSON and HTML as the API
+/// routes of the same path do), so the API's handlers never see HTML.
+fn page_route(route: Route) -> Route {
+    route.guard(actix_web::guard::fn_guard(|ctx| {
+        format::wants_page(ctx.req_data().get::<format::Requested>())
+    }))
 }
 
 /// A route for GET and HEAD (actix sends no body for HEAD).

@@ -1,39 +1,114 @@
-//! The managers' HTML page: loading what it shows, and answering the forms
-//! it posts, with a 303 back to the page or the page again showing what went
-//! wrong in plain words.
+//! The managers' HTML page: its own routes (the router sends a request that
+//! asks for HTML on these paths here, see `routes::table`), loading what it
+//! shows, and answering the forms it posts, with a 303 back to the page or
+//! the page again showing what went wrong in plain words.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::db::DbConnection;
 use crate::db::models::{MembershipRow, User, UserGroup};
 use crate::db::queries::memberships;
 use crate::db::queries::memberships::{Page, Scope};
 use crate::db::queries::{user_groups, users};
-use crate::http::body::Fields;
+use crate::domain::Include;
+use crate::http::auth::Manager;
+use crate::http::body::{self, Fields};
 use crate::http::errors::ApiError;
-use crate::http::format::Format;
-use crate::http::params;
+use crate::http::inputs::{Inputs, ListQuery, PathId};
+use crate::routes::user_groups::GroupInput;
+use crate::routes::{memberships as membership_routes, user_groups as group_routes};
+use crate::views::render;
 use crate::state::{AppState, run_db};
 use crate::views::html;
 use crate::views::html::{Echo, MAX_CHOICES, MAX_PAGE_ROWS, MembershipsPage, PAGE_SIZE, Window};
 
-/// The formats of a route that also serves the page (XML stays the default).
-pub const PAGE_FORMATS: &[Format] = crate::http::format::ALL_FORMATS;
-
 /// The memberships a page request asks for: `start`/`end` as in the API,
 /// [`PAGE_SIZE`] of them when `end` is left out, at most [`MAX_PAGE_ROWS`].
-pub fn window(req: &HttpRequest) -> Result<Window, ApiError> {
-    let (_, range) = params::list(req)?;
-    let widest = range.start.saturating_add(MAX_PAGE_ROWS - 1);
-    let end = range
-        .end
-        .unwrap_or(range.start.saturating_add(PAGE_SIZE - 1))
-        .min(widest);
-    Ok(Window {
-        start: range.start,
-        end,
-    })
+impl Inputs for Window {
+    fn parse(req: &HttpRequest) -> Result<Window, ApiError> {
+        let ListQuery { range, .. } = ListQuery::parse(req)?;
+        let widest = range.start.saturating_add(MAX_PAGE_ROWS - 1);
+        let end = range
+            .end
+            .unwrap_or(range.start.saturating_add(PAGE_SIZE - 1))
+            .min(widest);
+        Ok(Window {
+            start: range.start,
+            end,
+        })
+    }
+}
+
+/// `GET /user-group-memberships` from a browser: the page.
+pub async fn show(
+    state: web::Data<AppState>,
+    Manager(caller, window): Manager<Window>,
+) -> Result<HttpResponse, ApiError> {
+    let ok = StatusCode::OK;
+    draw(&state, &caller, window, ok, &[], &Echo::default()).await
+}
+
+/// `POST /user-group-memberships` from the page's form: adds a membership.
+pub async fn add_membership(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Manager(caller, ()): Manager,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body::record(&req, payload, render::MEMBERSHIP).await?;
+    let created = membership_routes::insert(&state, Scope::All, &fields, false).await;
+    let outcome = created.map(|row| Done::Created(row.membership.id));
+    after_post(&req, &state, &caller, outcome, membership_echo(&fields)).await
+}
+
+/// `POST /user-group-memberships/{id}` from the page's delete button.
+pub async fn delete_membership(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Manager(caller, PathId(id)): Manager<PathId>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let allows = membership_routes::ONE_ALLOWS;
+    body::overridden(&req, payload, render::MEMBERSHIP, &["delete"], allows).await?;
+    let removed = membership_routes::remove(&state, id).await;
+    let outcome = removed.map(|()| Done::Changed("memberships-heading"));
+    after_post(&req, &state, &caller, outcome, Echo::default()).await
+}
+
+/// `POST /user_groups` from the page's form: creates a group.
+pub async fn add_group(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Manager(caller, _): Manager<Include>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body::record(&req, payload, render::USER_GROUP).await?;
+    let created = group_routes::add(&state, GroupInput::of(&fields)).await;
+    let outcome = created.map(|_| Done::Changed("user-groups"));
+    after_post(&req, &state, &caller, outcome, group_echo(&fields)).await
+}
+
+/// `POST /user_groups/{id}` from a form with `_method=put`, `patch` or
+/// `delete`.
+pub async fn change_group(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Manager(caller, (PathId(id), _)): Manager<(PathId, Include)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let allows = group_routes::ONE_ALLOWS;
+    let methods = group_routes::METHODS;
+    let (method, fields) =
+        body::overridden(&req, payload, render::USER_GROUP, &methods, allows).await?;
+    let changed = if method == "delete" {
+        group_routes::remove(&state, id).await
+    } else {
+        let input = GroupInput::of(&fields);
+        group_routes::change(&state, id, input).await.map(|_| ())
+    };
+    let outcome = changed.map(|()| Done::Changed("user-groups"));
+    after_post(&req, &state, &caller, outcome, group_echo(&fields)).await
 }
 
 struct PageData {
@@ -65,15 +140,14 @@ fn load(c: &mut DbConnection, window: Window) -> Result<PageData, ApiError> {
 
 /// The page, with `errors` (if any) shown above the forms and the form's
 /// values kept.
-pub async fn show(
-    req: &HttpRequest,
+async fn draw(
     state: &AppState,
     caller: &User,
+    window: Window,
     status: StatusCode,
     errors: &[String],
     echo: &Echo,
 ) -> Result<HttpResponse, ApiError> {
-    let window = window(req)?;
     let data = run_db(state, move |c| load(c, window)).await?;
     let markup = html::memberships_page(&MembershipsPage {
         caller,
@@ -91,7 +165,7 @@ pub async fn show(
 }
 
 /// What a form posted from the page did.
-pub enum Done {
+enum Done {
     /// A membership was added: go to the page that holds it.
     Created(i64),
     /// Something else changed: back to the same page, at this anchor.
@@ -101,7 +175,7 @@ pub enum Done {
 /// The answer to a form posted from the page: 303 to the page on success;
 /// the page again with the problem when the form was at fault (the problems
 /// a person can fix there); any other error as an error page.
-pub async fn after_post(
+async fn after_post(
     req: &HttpRequest,
     state: &AppState,
     caller: &User,
@@ -118,18 +192,19 @@ pub async fn after_post(
             )))
         }
         Ok(Done::Changed(anchor)) => {
-            let window = window(req).unwrap_or(Window::around(1));
+            let window = Window::parse(req).unwrap_or(Window::around(1));
             Ok(html::see_other(&format!("{}#{anchor}", window.url())))
         }
         Err(e @ (ApiError::Unprocessable(_) | ApiError::NotFound(_))) => {
-            show(req, state, caller, e.status_code(), &e.messages(), &echo).await
+            let window = Window::parse(req)?;
+            draw(state, caller, window, e.status_code(), &e.messages(), &echo).await
         }
         Err(e) => Err(e),
     }
 }
 
 /// The values of a membership form, to show again.
-pub fn membership_echo(fields: &Fields) -> Echo {
+fn membership_echo(fields: &Fields) -> Echo {
     let value = |names: &[&str]| fields.get(names).flatten().unwrap_or("").to_string();
     Echo {
         user_id: value(&["user-id", "user"]),
@@ -139,7 +214,7 @@ pub fn membership_echo(fields: &Fields) -> Echo {
 }
 
 /// The values of a user group form, to show again.
-pub fn group_echo(fields: &Fields) -> Echo {
+fn group_echo(fields: &Fields) -> Echo {
     let value = |name: &str| fields.get(&[name]).flatten().unwrap_or("").to_string();
     Echo {
         name: value("name"),

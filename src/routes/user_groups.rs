@@ -1,19 +1,20 @@
 //! User groups: list, show, create, update, delete (its memberships go with
-//! it); forms may create, and POST with `_method=put` or `delete`.
+//! it); forms may POST with `_method=put` or `delete`. (The managers' page
+//! answers on some of these paths too: its handlers are in
+//! [`crate::routes::page`].)
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::db::models::UserGroup;
 use crate::db::queries::user_groups;
+use crate::domain::Include;
 use crate::http::auth::Manager;
 use crate::http::body;
 use crate::http::body::Fields;
 use crate::http::errors::ApiError;
-use crate::http::format::{Format, api_format, negotiate};
-use crate::http::params;
-use crate::routes::page;
-use crate::routes::page::{Done, PAGE_FORMATS};
+use crate::http::format::ApiFormat;
+use crate::http::inputs::{BesidePage, ListQuery, PathId};
 use crate::state::{AppState, read_one, run_db};
 use crate::views::lists;
 use crate::views::lists::Row;
@@ -29,47 +30,41 @@ impl Row for UserGroup {
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _: Manager,
+    Manager(_, (format, PathId(id), include)): Manager<(ApiFormat, PathId, Include)>,
 ) -> Result<HttpResponse, ApiError> {
-    let format = api_format(&req)?;
-    let id = params::path_id(&req, "id")?;
-    let include = params::include(&req)?;
     let group = read_one(&state, move |c| Ok(user_groups::find(c, id)?))
         .await?
         .ok_or_else(|| not_found(id))?;
-    Ok(one(
-        &req,
-        StatusCode::OK,
-        format,
-        &group,
-        include.timestamps,
-    ))
+    Ok(one(&req, StatusCode::OK, format, &group, include))
 }
 
 fn not_found(id: i64) -> ApiError {
     ApiError::not_found(format!("User group {id} does not exist."))
 }
 
+/// A group as a whole response, with timestamps when `include` asks.
 fn one(
     req: &HttpRequest,
     status: StatusCode,
-    format: Format,
+    format: ApiFormat,
     g: &UserGroup,
-    ts: bool,
+    include: Include,
 ) -> HttpResponse {
-    let body = render::document(format, |e| render::user_group(e, g, ts));
-    respond::full(req, status, format, body)
+    respond::record(req, status, format, |e| {
+        render::user_group(e, g, include.timestamps)
+    })
 }
 
 /// `GET /user_groups`
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _: Manager,
+    Manager(_, inputs): Manager<(ApiFormat, ListQuery)>,
 ) -> Result<HttpResponse, ApiError> {
     lists::whole_table(
         req,
         state,
+        inputs,
         render::USER_GROUPS,
         user_groups::count,
         user_groups::page,
@@ -80,13 +75,13 @@ pub async fn list(
 }
 
 /// The name and description of a group body. Outer `None`: not given.
-struct GroupInput {
+pub struct GroupInput {
     name: Option<Option<String>>,
     description: Option<Option<String>>,
 }
 
 impl GroupInput {
-    fn of(fields: &Fields) -> GroupInput {
+    pub fn of(fields: &Fields) -> GroupInput {
         let owned = |v: Option<Option<&str>>| v.map(|v| v.map(str::to_string));
         GroupInput {
             name: owned(fields.get(&["name"])),
@@ -95,62 +90,44 @@ impl GroupInput {
     }
 }
 
-/// `POST /user_groups`: 201 and `Location`; from the page, a 303 back to it.
+/// `POST /user_groups`: 201 and `Location`.
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(caller): Manager,
+    Manager(_, (BesidePage(format), include)): Manager<(BesidePage, Include)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let format = negotiate(&req, PAGE_FORMATS)?;
-    let include = params::include(&req)?;
     let fields = body::record(&req, payload, render::USER_GROUP).await?;
-    let input = GroupInput::of(&fields);
+    let group = add(&state, GroupInput::of(&fields)).await?;
+    let location = format!("/user_groups/{}.{}", group.id, format.extension());
+    let response = one(&req, StatusCode::CREATED, format, &group, include);
+    Ok(respond::with_header(response, header::LOCATION, &location))
+}
+
+/// Creates the group a body describes (the API and the page's form).
+pub async fn add(state: &AppState, input: GroupInput) -> Result<UserGroup, ApiError> {
     let name = input.name.flatten().unwrap_or_default();
     let description = input.description.flatten();
-    let created = run_db(&state, move |c| {
+    run_db(state, move |c| {
         user_groups::create(c, &name, description.as_deref())?.map_err(ApiError::Unprocessable)
     })
-    .await;
-    if format == Format::Html {
-        let outcome = created.map(|_| Done::Changed("user-groups"));
-        let echo = page::group_echo(&fields);
-        return page::after_post(&req, &state, &caller, outcome, echo).await;
-    }
-    let group = created?;
-    let location = format!("/user_groups/{}.{}", group.id, format.extension());
-    let response = one(
-        &req,
-        StatusCode::CREATED,
-        format,
-        &group,
-        include.timestamps,
-    );
-    Ok(respond::with_header(response, header::LOCATION, &location))
+    .await
 }
 
 /// `PUT /user_groups/{id}`: changes the fields given; 200 with the group.
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _: Manager,
+    Manager(_, (format, PathId(id), include)): Manager<(ApiFormat, PathId, Include)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let format = api_format(&req)?;
-    let id = params::path_id(&req, "id")?;
-    let include = params::include(&req)?;
     let fields = body::record(&req, payload, render::USER_GROUP).await?;
     let group = change(&state, id, GroupInput::of(&fields)).await?;
-    Ok(one(
-        &req,
-        StatusCode::OK,
-        format,
-        &group,
-        include.timestamps,
-    ))
+    Ok(one(&req, StatusCode::OK, format, &group, include))
 }
 
-async fn change(state: &AppState, id: i64, input: GroupInput) -> Result<UserGroup, ApiError> {
+/// Changes what a body gives (the API and the page's form).
+pub async fn change(state: &AppState, id: i64, input: GroupInput) -> Result<UserGroup, ApiError> {
     if matches!(input.name, Some(None)) {
         return Err(ApiError::unprocessable("Name can't be blank."));
     }
@@ -172,39 +149,24 @@ pub const ONE_ALLOWS: &str = "GET, HEAD, PUT, DELETE";
 pub async fn post_to_one(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(caller): Manager,
+    Manager(_, (BesidePage(format), PathId(id), include)): Manager<(BesidePage, PathId, Include)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let format = negotiate(&req, PAGE_FORMATS)?;
-    let id = params::path_id(&req, "id")?;
-    let include = params::include(&req)?;
-    let methods = ["put", "patch", "delete"];
     let (method, fields) =
-        body::overridden(&req, payload, render::USER_GROUP, &methods, ONE_ALLOWS).await?;
-    let changed = if method == "delete" {
-        remove(&state, id).await.map(|()| None)
-    } else {
-        change(&state, id, GroupInput::of(&fields)).await.map(Some)
-    };
-    match (format, changed) {
-        (Format::Html, outcome) => {
-            let outcome = outcome.map(|_| Done::Changed("user-groups"));
-            let echo = page::group_echo(&fields);
-            page::after_post(&req, &state, &caller, outcome, echo).await
-        }
-        (_, Ok(Some(group))) => Ok(one(
-            &req,
-            StatusCode::OK,
-            format,
-            &group,
-            include.timestamps,
-        )),
-        (_, Ok(None)) => Ok(respond::empty_ok(format)),
-        (_, Err(e)) => Err(e),
+        body::overridden(&req, payload, render::USER_GROUP, &METHODS, ONE_ALLOWS).await?;
+    if method == "delete" {
+        remove(&state, id).await?;
+        return Ok(respond::empty_ok(format));
     }
+    let group = change(&state, id, GroupInput::of(&fields)).await?;
+    Ok(one(&req, StatusCode::OK, format, &group, include))
 }
 
-async fn remove(state: &AppState, id: i64) -> Result<(), ApiError> {
+/// The methods a form may stand in for on `/user_groups/{id}`.
+pub const METHODS: [&str; 3] = ["put", "patch", "delete"];
+
+/// Deletes a group (the API and the page's form).
+pub async fn remove(state: &AppState, id: i64) -> Result<(), ApiError> {
     if run_db(state, move |c| Ok(user_groups::delete(c, id)?)).await? {
         Ok(())
     } else {
@@ -215,12 +177,9 @@ async fn remove(state: &AppState, id: i64) -> Result<(), ApiError> {
 /// `DELETE /user_groups/{id}`: 200 with an empty body; the group's
 /// memberships are deleted with it, in one transaction.
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    _: Manager,
+    Manager(_, (format, PathId(id))): Manager<(ApiFormat, PathId)>,
 ) -> Result<HttpResponse, ApiError> {
-    let format = api_format(&req)?;
-    let id = params::path_id(&req, "id")?;
     remove(&state, id).await?;
     Ok(respond::empty_ok(format))
 }

@@ -8,8 +8,9 @@ use crate::db::models::User;
 use crate::db::queries::users;
 use crate::http::auth::{Caller, Manager};
 use crate::http::errors::ApiError;
-use crate::http::format::api_format;
-use crate::http::params;
+use crate::domain::Include;
+use crate::http::format::ApiFormat;
+use crate::http::inputs::{ListQuery, PathId};
 use crate::state::{AppState, read_one};
 use crate::views::lists;
 use crate::views::lists::Row;
@@ -22,38 +23,39 @@ impl Row for User {
 }
 
 /// `GET /me`: the caller as a user.
-pub async fn me(req: HttpRequest, Caller(user): Caller) -> Result<HttpResponse, ApiError> {
-    let format = api_format(&req)?;
-    let include = params::include(&req)?;
-    let body = render::document(format, |e| render::user(e, &user, include.timestamps));
-    Ok(respond::full(&req, StatusCode::OK, format, body))
+pub async fn me(
+    req: HttpRequest,
+    Caller(user, (format, include)): Caller<(ApiFormat, Include)>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(respond::record(&req, StatusCode::OK, format, |e| {
+        render::user(e, &user, include.timestamps)
+    }))
 }
 
 /// `GET /users/{id}`
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _: Manager,
+    Manager(_, (format, PathId(id), include)): Manager<(ApiFormat, PathId, Include)>,
 ) -> Result<HttpResponse, ApiError> {
-    let format = api_format(&req)?;
-    let id = params::path_id(&req, "id")?;
-    let include = params::include(&req)?;
     let user = read_one(&state, move |c| Ok(users::find(c, id)?))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("User {id} does not exist.")))?;
-    let body = render::document(format, |e| render::user(e, &user, include.timestamps));
-    Ok(respond::full(&req, StatusCode::OK, format, body))
+    Ok(respond::record(&req, StatusCode::OK, format, |e| {
+        render::user(e, &user, include.timestamps)
+    }))
 }
 
 /// `GET /users`
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _: Manager,
+    Manager(_, inputs): Manager<(ApiFormat, ListQuery)>,
 ) -> Result<HttpResponse, ApiError> {
     lists::whole_table(
         req,
         state,
+        inputs,
         render::USERS,
         users::count,
         users::page,

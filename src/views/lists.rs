@@ -15,8 +15,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::db::DbConnection;
 use crate::domain::Range;
 use crate::http::errors::ApiError;
-use crate::http::format::Format;
+use crate::http::format::ApiFormat;
 use crate::state::{AppState, run_db};
+use crate::http::inputs::ListQuery;
 use crate::views::render::{Encoder, Name};
 use crate::views::respond;
 use diesel::QueryResult;
@@ -81,14 +82,13 @@ pub type TablePage<R> = fn(&mut DbConnection, Option<i64>, i64, i64) -> QueryRes
 pub async fn whole_table<R: Row>(
     req: HttpRequest,
     state: web::Data<AppState>,
+    (format, ListQuery { include, range }): (ApiFormat, ListQuery),
     name: Name,
     count: fn(&mut DbConnection) -> QueryResult<i64>,
     page: TablePage<R>,
     version: fn(&mut DbConnection) -> QueryResult<String>,
     write: fn(&mut Encoder, &R, bool),
 ) -> Result<HttpResponse, ApiError> {
-    let format = crate::http::format::api_format(&req)?;
-    let (include, range) = crate::http::params::list(&req)?;
     let first = run_db(&state, move |c| {
         first_page(
             c,
@@ -121,7 +121,7 @@ pub trait Row: Send + 'static {
 pub fn respond<R: Row>(
     req: &HttpRequest,
     state: Arc<AppState>,
-    format: Format,
+    format: ApiFormat,
     name: Name,
     first: FirstPage<R>,
     next_page: NextPage<R>,

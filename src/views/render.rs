@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 
 use crate::db::models::{MembershipRow, User, UserGroup};
 use crate::domain::Include;
-use crate::http::format::Format;
+use crate::http::format::ApiFormat;
 use crate::views::json::JsonWriter;
 use crate::xml::XmlWriter;
 
@@ -50,10 +50,10 @@ pub enum Encoder {
 
 impl Encoder {
     /// A new document (XML starts with its declaration).
-    pub fn new(format: Format) -> Encoder {
+    pub fn new(format: ApiFormat) -> Encoder {
         match format {
-            Format::Json => Encoder::Json(JsonWriter::new()),
-            _ => {
+            ApiFormat::Json => Encoder::Json(JsonWriter::new()),
+            ApiFormat::Xml => {
                 let mut w = XmlWriter::new();
                 w.declaration();
                 Encoder::Xml(w)
@@ -240,7 +240,7 @@ pub fn user_group(e: &mut Encoder, g: &UserGroup, timestamps: bool) {
 }
 
 /// A whole document holding what `body` writes.
-pub fn document(format: Format, body: impl FnOnce(&mut Encoder)) -> Vec<u8> {
+pub fn document(format: ApiFormat, body: impl FnOnce(&mut Encoder)) -> Vec<u8> {
     let mut e = Encoder::new(format);
     body(&mut e);
     e.finish()

@@ -5,7 +5,8 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
-use crate::http::format::Format;
+use crate::http::format::ApiFormat;
+use crate::views::render::{self, Encoder};
 
 /// A strong ETag: a 128-bit fingerprint of the exact bytes. XXH3 rather
 /// than SHA-256: the tag only has to change when the body does (the client
@@ -18,7 +19,7 @@ pub fn strong_etag(body: &[u8]) -> String {
 
 /// A weak ETag for a streamed list, from the request and a version of the
 /// data it covers (the body is not known before it is sent).
-pub fn weak_etag(req: &HttpRequest, format: Format, version: &str) -> String {
+pub fn weak_etag(req: &HttpRequest, format: ApiFormat, version: &str) -> String {
     let mut h = Sha256::new();
     h.update(req.path().as_bytes());
     h.update(b"?");
@@ -53,9 +54,25 @@ pub fn not_modified_response(etag: &str) -> HttpResponse {
         .finish()
 }
 
+/// One record (or any whole document) as a complete response: what
+/// `write` writes, in `format`, with [`full`]'s headers.
+pub fn record(
+    req: &HttpRequest,
+    status: StatusCode,
+    format: ApiFormat,
+    write: impl FnOnce(&mut Encoder),
+) -> HttpResponse {
+    full(req, status, format, render::document(format, write))
+}
+
 /// A response whose body is complete: a 200 to a GET or HEAD gets a strong
 /// ETag and may become 304. Other headers are added by the caller.
-pub fn full(req: &HttpRequest, status: StatusCode, format: Format, body: Vec<u8>) -> HttpResponse {
+pub fn full(
+    req: &HttpRequest,
+    status: StatusCode,
+    format: ApiFormat,
+    body: Vec<u8>,
+) -> HttpResponse {
     let mut builder = HttpResponse::build(status);
     builder.content_type(format.content_type());
     if is_read(req) && status == StatusCode::OK {
@@ -69,7 +86,7 @@ pub fn full(req: &HttpRequest, status: StatusCode, format: Format, body: Vec<u8>
 }
 
 /// The answer to a DELETE: 200, empty body, the format's content type.
-pub fn empty_ok(format: Format) -> HttpResponse {
+pub fn empty_ok(format: ApiFormat) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(format.content_type())
         .finish()

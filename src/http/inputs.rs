@@ -1,0 +1,93 @@
+//! What a handler takes from a request besides its body, declared once in
+//! its signature: `Manager<(ApiFormat, PathId, Include)>` is a signed-in
+//! manager, the negotiated format, the id in the path and `include`.
+//!
+//! Inputs are parsed by the sign-in extractors ([`crate::http::auth`]) after
+//! the caller is known, in the order of the tuple. actix polls the
+//! extractors of a handler together, so a 406 or 400 from an extractor of
+//! its own could answer before a sign-in still waiting on the database; the
+//! contract's order is sign-in (401, 403, 429), then format (406), then path
+//! and query (400).
+
+use actix_web::HttpRequest;
+
+use crate::domain::{Include, Range};
+use crate::http::errors::ApiError;
+use crate::http::format::{ALL_FORMATS, API_FORMATS, ApiFormat, api_format};
+use crate::http::params;
+
+/// Something a handler reads from the request's head.
+pub trait Inputs: Sized {
+    fn parse(req: &HttpRequest) -> Result<Self, ApiError>;
+}
+
+impl Inputs for () {
+    fn parse(_: &HttpRequest) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// The format the client asked for, among those of the API (406).
+impl Inputs for ApiFormat {
+    fn parse(req: &HttpRequest) -> Result<ApiFormat, ApiError> {
+        api_format(req, API_FORMATS)
+    }
+}
+
+/// The API format on a route whose path also serves the managers' page:
+/// its 406 names `.html` too, since the page is one of the path's answers.
+#[derive(Debug, Clone, Copy)]
+pub struct BesidePage(pub ApiFormat);
+
+impl Inputs for BesidePage {
+    fn parse(req: &HttpRequest) -> Result<BesidePage, ApiError> {
+        api_format(req, ALL_FORMATS).map(BesidePage)
+    }
+}
+
+/// The id in the path (every route has at most one); 400 unless it is a
+/// positive integer.
+#[derive(Debug, Clone, Copy)]
+pub struct PathId(pub i64);
+
+impl Inputs for PathId {
+    fn parse(req: &HttpRequest) -> Result<PathId, ApiError> {
+        let text = req.match_info().iter().next().map_or("", |(_, v)| v);
+        params::parse_path_id(text).map(PathId)
+    }
+}
+
+/// `include` of a request for one record (400 for an unknown name).
+impl Inputs for Include {
+    fn parse(req: &HttpRequest) -> Result<Include, ApiError> {
+        params::include_query(req.query_string())
+    }
+}
+
+/// `include`, `start` and `end` of a request for a list.
+#[derive(Debug, Clone, Copy)]
+pub struct ListQuery {
+    pub include: Include,
+    pub range: Range,
+}
+
+impl Inputs for ListQuery {
+    fn parse(req: &HttpRequest) -> Result<ListQuery, ApiError> {
+        let (include, range) = params::list_query(req.query_string())?;
+        Ok(ListQuery { include, range })
+    }
+}
+
+macro_rules! tuple_inputs {
+    ($($name:ident),+) => {
+        impl<$($name: Inputs),+> Inputs for ($($name,)+) {
+            fn parse(req: &HttpRequest) -> Result<Self, ApiError> {
+                Ok(($($name::parse(req)?,)+))
+            }
+        }
+    };
+}
+
+tuple_inputs!(A);
+tuple_inputs!(A, B);
+tuple_inputs!(A, B, C);
