@@ -204,9 +204,11 @@ impl ResponseError for ApiError {
         }
     }
 
-    /// XML; the format middleware re-renders for JSON clients.
+    /// The status alone: the format middleware (`server::render_error`),
+    /// which knows the format the client asked for, renders the body and
+    /// headers, once.
     fn error_response(&self) -> HttpResponse {
-        self.render(Format::Xml)
+        HttpResponse::new(self.status_code())
     }
 }
 

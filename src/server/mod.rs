@@ -109,7 +109,7 @@ impl Application {
                     let error_format = requested.error_format();
                     req.extensions_mut().insert(requested);
                     let fut = srv.call(req);
-                    async move { fut.await.map(|res| rerender_error(res, error_format)) }
+                    async move { fut.await.map(|res| render_error(res, error_format)) }
                 })
                 .wrap(from_fn(strict_transport))
                 // Answers depend on the format asked for and on who asks:
@@ -273,18 +273,17 @@ async fn strict_transport(
     Ok(res)
 }
 
-/// Errors were rendered as XML; a JSON or HTML client gets them again in
-/// its format.
-fn rerender_error<B>(res: ServiceResponse<B>, format: Format) -> ServiceResponse<EitherBody<B>> {
-    if format != Format::Xml {
-        if let Some(err) = res
-            .response()
-            .error()
-            .and_then(|e| e.as_error::<ApiError>())
-        {
-            let again = err.render(format);
-            return res.into_response(again).map_into_right_body();
-        }
+/// An `ApiError` from anywhere inside (a handler, an extractor, the early
+/// checks, the router's 404 and 405) is rendered here, once, in the format
+/// the client asked for.
+fn render_error<B>(res: ServiceResponse<B>, format: Format) -> ServiceResponse<EitherBody<B>> {
+    if let Some(err) = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>())
+    {
+        let rendered = err.render(format);
+        return res.into_response(rendered).map_into_right_body();
     }
     res.map_into_left_body()
 }
