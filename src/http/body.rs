@@ -8,14 +8,9 @@ use actix_web::{HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 
 use crate::http::errors::ApiError;
+use crate::http::limits::{MAX_BODY_BYTES, MAX_FORM_FIELDS};
 use crate::views::render::Name;
 use crate::xml::{dasherize, read_record};
-
-/// The largest body read, in every encoding.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// At most this many fields are read from a form body.
-pub const MAX_FORM_FIELDS: usize = 256;
 
 const URLENCODED: &str = "application/x-www-form-urlencoded";
 const MULTIPART: &str = "multipart/form-data";

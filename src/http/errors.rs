@@ -7,7 +7,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::http::format::Format;
+use crate::http::format::{Format, NotAcceptable};
+use crate::http::limits;
 use crate::xml::{XmlError, XmlWriter};
 
 /// Seconds a client is asked to wait after a 503.
@@ -93,19 +94,19 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge => vec![format!(
                 "The request body is larger than {} KiB.",
-                crate::http::body::MAX_BODY_BYTES / 1024
+                limits::MAX_BODY_BYTES / 1024
             )],
             ApiError::HeadersTooLarge => vec![format!(
                 "The request headers are too large: at most {} headers of {} KiB in all.",
-                crate::http::head::MAX_HEADERS,
-                crate::http::head::MAX_HEADER_BYTES / 1024
+                limits::MAX_HEADERS,
+                limits::MAX_HEADER_BYTES / 1024
             )],
             ApiError::AmbiguousLength => vec![
                 "A request may not have both Content-Length and Transfer-Encoding.".into(),
             ],
             ApiError::UriTooLong => vec![format!(
                 "The URL is longer than {} KiB.",
-                crate::http::head::MAX_URI_BYTES / 1024
+                limits::MAX_URI_BYTES / 1024
             )],
             ApiError::RequestTimeout(secs) => vec![format!(
                 "The request body did not arrive within {secs} seconds."
@@ -209,6 +210,12 @@ impl ResponseError for ApiError {
     /// headers, once.
     fn error_response(&self) -> HttpResponse {
         HttpResponse::new(self.status_code())
+    }
+}
+
+impl From<NotAcceptable> for ApiError {
+    fn from(e: NotAcceptable) -> Self {
+        ApiError::NotAcceptable(e.0)
     }
 }
 

@@ -6,7 +6,9 @@ use actix_web::dev::ServiceRequest;
 use actix_web::http::{Uri, header};
 use actix_web::{HttpMessage, HttpRequest};
 
-use crate::http::errors::ApiError;
+/// No format the client accepts is served here (406), in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAcceptable(pub String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -156,7 +158,7 @@ pub fn choose(accept: &str, supported: &[Format]) -> Option<Format> {
 
 /// The format for a response among `supported`; 406 when the client asked
 /// for none of them.
-pub fn negotiate(req: &HttpRequest, supported: &[Format]) -> Result<Format, ApiError> {
+pub fn negotiate(req: &HttpRequest, supported: &[Format]) -> Result<Format, NotAcceptable> {
     let requested = req
         .extensions()
         .get::<Requested>()
@@ -165,7 +167,10 @@ pub fn negotiate(req: &HttpRequest, supported: &[Format]) -> Result<Format, ApiE
     negotiate_requested(requested, supported)
 }
 
-fn negotiate_requested(requested: Requested, supported: &[Format]) -> Result<Format, ApiError> {
+fn negotiate_requested(
+    requested: Requested,
+    supported: &[Format],
+) -> Result<Format, NotAcceptable> {
     let names = supported
         .iter()
         .map(|f| format!(".{}", f.extension()))
@@ -173,16 +178,16 @@ fn negotiate_requested(requested: Requested, supported: &[Format]) -> Result<For
         .join(" or ");
     match requested {
         Requested::Extension(f) if supported.contains(&f) => Ok(f),
-        Requested::Extension(f) => Err(ApiError::NotAcceptable(format!(
+        Requested::Extension(f) => Err(NotAcceptable(format!(
             "There is no .{} version of this resource: ask for {names}.",
             f.extension()
         ))),
-        Requested::UnknownExtension(ext) => Err(ApiError::NotAcceptable(format!(
+        Requested::UnknownExtension(ext) => Err(NotAcceptable(format!(
             "syncd does not serve .{ext}: ask for {names}."
         ))),
         Requested::Accept(None) => Ok(supported[0]),
         Requested::Accept(Some(accept)) => choose(&accept, supported).ok_or_else(|| {
-            ApiError::NotAcceptable(format!(
+            NotAcceptable(format!(
                 "None of the types in Accept is served here: ask for {}.",
                 supported
                     .iter()
@@ -222,27 +227,14 @@ impl From<ApiFormat> for Format {
     }
 }
 
-/// The API format of a request, chosen among `supported` (406 when none
-/// fits). Where a route shares its path with the managers' page the choice
-/// is made among all three formats, as the router's guard did; an HTML
-/// answer never reaches here then (those requests go to the page's
-/// handlers, by [`wants_page`]).
-pub fn api_format(req: &HttpRequest, supported: &[Format]) -> Result<ApiFormat, ApiError> {
-    match negotiate(req, supported)? {
-        Format::Xml => Ok(ApiFormat::Xml),
-        Format::Json => Ok(ApiFormat::Json),
-        Format::Html => {
-            log::error!("an HTML request reached an API handler: {}", req.path());
-            Err(ApiError::Internal)
-        }
-    }
-}
-
 /// Whether a request to a resource that serves the page asks for the page
 /// (a route guard: the page has handlers of its own).
 pub fn wants_page(requested: Option<&Requested>) -> bool {
     let requested = requested.cloned().unwrap_or(Requested::Accept(None));
-    matches!(negotiate_requested(requested, ALL_FORMATS), Ok(Format::Html))
+    matches!(
+        negotiate_requested(requested, ALL_FORMATS),
+        Ok(Format::Html)
+    )
 }
 
 #[cfg(test)]

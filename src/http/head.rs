@@ -6,13 +6,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 
 use crate::http::errors::ApiError;
-
-/// Bytes of all header names and values together.
-pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-/// Headers in one request.
-pub const MAX_HEADERS: usize = 64;
-/// Bytes of the path and query string.
-pub const MAX_URI_BYTES: usize = 8 * 1024;
+use crate::http::limits::{MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES};
 
 /// 431 for too many or too large headers, 414 for a long URI, 400 (and the
 /// connection closed) for both `Content-Length` and `Transfer-Encoding`.

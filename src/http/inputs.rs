@@ -13,7 +13,7 @@ use actix_web::HttpRequest;
 
 use crate::domain::{Include, Range};
 use crate::http::errors::ApiError;
-use crate::http::format::{ALL_FORMATS, API_FORMATS, ApiFormat, api_format};
+use crate::http::format::{ALL_FORMATS, API_FORMATS, ApiFormat, Format, negotiate};
 use crate::http::params;
 
 /// Something a handler reads from the request's head.
@@ -91,3 +91,19 @@ macro_rules! tuple_inputs {
 tuple_inputs!(A);
 tuple_inputs!(A, B);
 tuple_inputs!(A, B, C);
+
+/// The API format of a request, chosen among `supported` (406 when none
+/// fits). Where a route shares its path with the managers' page the choice
+/// is made among all three formats, as the router's guard did; an HTML
+/// answer never reaches here then (those requests go to the page's
+/// handlers, by [`wants_page`]).
+fn api_format(req: &HttpRequest, supported: &[Format]) -> Result<ApiFormat, ApiError> {
+    match negotiate(req, supported)? {
+        Format::Xml => Ok(ApiFormat::Xml),
+        Format::Json => Ok(ApiFormat::Json),
+        Format::Html => {
+            log::error!("an HTML request reached an API handler: {}", req.path());
+            Err(ApiError::Internal)
+        }
+    }
+}

@@ -9,4 +9,5 @@ pub mod errors;
 pub mod format;
 pub mod head;
 pub mod inputs;
+pub mod limits;
 pub mod params;

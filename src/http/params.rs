@@ -3,9 +3,7 @@
 
 use crate::domain::{Include, Range, parse_id};
 use crate::http::errors::ApiError;
-
-/// At most this many query parameters are looked at.
-pub const MAX_QUERY_PARAMS: usize = 64;
+use crate::http::limits::MAX_QUERY_PARAMS;
 
 fn pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)

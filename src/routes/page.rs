@@ -18,10 +18,10 @@ use crate::http::errors::ApiError;
 use crate::http::inputs::{Inputs, ListQuery, PathId};
 use crate::routes::user_groups::GroupInput;
 use crate::routes::{memberships as membership_routes, user_groups as group_routes};
-use crate::views::render;
 use crate::state::{AppState, run_db};
 use crate::views::html;
 use crate::views::html::{Echo, MAX_CHOICES, MAX_PAGE_ROWS, MembershipsPage, PAGE_SIZE, Window};
+use crate::views::render;
 
 /// The memberships a page request asks for: `start`/`end` as in the API,
 /// [`PAGE_SIZE`] of them when `end` is left out, at most [`MAX_PAGE_ROWS`].

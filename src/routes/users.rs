@@ -6,9 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::db::models::User;
 use crate::db::queries::users;
+use crate::domain::Include;
 use crate::http::auth::{Caller, Manager};
 use crate::http::errors::ApiError;
-use crate::domain::Include;
 use crate::http::format::ApiFormat;
 use crate::http::inputs::{ListQuery, PathId};
 use crate::state::{AppState, read_one};
