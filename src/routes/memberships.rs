@@ -11,6 +11,7 @@ use crate::db::models::MembershipRow;
 use crate::db::queries::memberships;
 use crate::db::queries::memberships::{Page, Scope};
 use crate::db::queries::{user_groups, users};
+use crate::domain::Refusal;
 use crate::http::auth::Manager;
 use crate::http::body;
 use crate::http::body::{Fields, required_id};
@@ -44,7 +45,7 @@ pub async fn show(
         Ok(memberships::find(c, id, include.relations())?)
     })
     .await?
-    .ok_or_else(|| ApiError::not_found(format!("Membership {id} does not exist.")))?;
+    .ok_or(Refusal::UnknownMembership(id))?;
     let body = render::document(format, |e| render::membership(e, &row, include));
     Ok(respond::full(&req, StatusCode::OK, format, body))
 }
@@ -88,12 +89,10 @@ pub async fn list_for_user_group(
 fn check_parent(c: &mut DbConnection, scope: Scope) -> Result<(), ApiError> {
     match scope {
         Scope::All => Ok(()),
-        Scope::User(id) if !users::exists(c, id)? => {
-            Err(ApiError::not_found(format!("User {id} does not exist.")))
+        Scope::User(id) if !users::exists(c, id)? => Err(Refusal::UnknownUser(id).into()),
+        Scope::UserGroup(id) if !user_groups::exists(c, id)? => {
+            Err(Refusal::UnknownUserGroup(id).into())
         }
-        Scope::UserGroup(id) if !user_groups::exists(c, id)? => Err(ApiError::not_found(format!(
-            "User group {id} does not exist."
-        ))),
         _ => Ok(()),
     }
 }
@@ -258,8 +257,7 @@ async fn insert(
                 return Err(ApiError::Unprocessable(problems));
             }
         };
-        let created =
-            memberships::create(c, user_id, group_id)?.map_err(ApiError::Unprocessable)?;
+        let created = memberships::create(c, user_id, group_id)?.map_err(ApiError::from)?;
         if with_relations {
             // Deleted in the meantime is still a created membership: answer
             // with what was created.
@@ -316,8 +314,6 @@ async fn remove(state: &AppState, id: i64) -> Result<(), ApiError> {
     if run_db(state, move |c| Ok(memberships::delete(c, id)?)).await? {
         Ok(())
     } else {
-        Err(ApiError::not_found(format!(
-            "Membership {id} does not exist."
-        )))
+        Err(Refusal::UnknownMembership(id).into())
     }
 }

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::db::models::UserGroup;
 use crate::db::queries::user_groups;
+use crate::domain::{Refusal, text};
 use crate::http::auth::Manager;
 use crate::http::body;
 use crate::http::body::Fields;
@@ -47,7 +48,7 @@ pub async fn show(
 }
 
 fn not_found(id: i64) -> ApiError {
-    ApiError::not_found(format!("User group {id} does not exist."))
+    Refusal::UnknownUserGroup(id).into()
 }
 
 fn one(
@@ -109,7 +110,7 @@ pub async fn create(
     let name = input.name.flatten().unwrap_or_default();
     let description = input.description.flatten();
     let created = run_db(&state, move |c| {
-        user_groups::create(c, &name, description.as_deref())?.map_err(ApiError::Unprocessable)
+        user_groups::create(c, &name, description.as_deref())?.map_err(ApiError::from)
     })
     .await;
     if format == Format::Html {
@@ -152,13 +153,13 @@ pub async fn update(
 
 async fn change(state: &AppState, id: i64, input: GroupInput) -> Result<UserGroup, ApiError> {
     if matches!(input.name, Some(None)) {
-        return Err(ApiError::unprocessable("Name can't be blank."));
+        return Err(Refusal::Invalid(text::blank("Name")).into());
     }
     run_db(state, move |c| {
         let name = input.name.flatten();
         let description = input.description.as_ref().map(|d| d.as_deref());
         user_groups::update(c, id, name.as_deref(), description)?
-            .map_err(ApiError::Unprocessable)?
+            .map_err(ApiError::from)?
             .ok_or_else(|| not_found(id))
     })
     .await

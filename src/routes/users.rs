@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::db::models::User;
 use crate::db::queries::users;
+use crate::domain::Refusal;
 use crate::http::auth::{Caller, Manager};
 use crate::http::errors::ApiError;
 use crate::http::format::api_format;
@@ -40,7 +41,7 @@ pub async fn show(
     let include = params::include(&req)?;
     let user = read_one(&state, move |c| Ok(users::find(c, id)?))
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("User {id} does not exist.")))?;
+        .ok_or(Refusal::UnknownUser(id))?;
     let body = render::document(format, |e| render::user(e, &user, include.timestamps));
     Ok(respond::full(&req, StatusCode::OK, format, body))
 }

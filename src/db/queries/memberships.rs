@@ -9,11 +9,9 @@ use crate::db::models::{
     UserGroup, now,
 };
 use crate::db::schema::{user_group_memberships as ugm, user_groups, users};
+use crate::domain::Refusal;
 
 use crate::db::queries::{is_foreign_key_violation, is_unique_violation};
-
-/// The message the contract gives for a second membership of the same pair.
-pub const DUPLICATE: &str = "Membership with this User and Group already exists.";
 
 /// Which memberships a list covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +170,8 @@ pub fn position(conn: &mut DbConnection, id: i64) -> QueryResult<i64> {
     ugm::table.filter(ugm::id.le(id)).count().get_result(conn)
 }
 
-/// Creates a membership, or says in plain words why it cannot exist.
+/// Creates a membership, or says why it cannot exist: every problem, in
+/// order (the user, the group, then the pair).
 ///
 /// Uniqueness is the database's unique index, not the check before the
 /// insert, so two concurrent creates of one pair give exactly one row.
@@ -180,7 +179,7 @@ pub fn create(
     conn: &mut DbConnection,
     user_id: i64,
     user_group_id: i64,
-) -> QueryResult<Result<Membership, Vec<String>>> {
+) -> QueryResult<Result<Membership, Vec<Refusal>>> {
     use diesel::dsl::exists;
     // One round trip for the three checks. The pair check is only a fast
     // path: it spares PostgreSQL a sequence number per refused duplicate,
@@ -197,13 +196,13 @@ pub fn create(
     .get_result(conn)?;
     let mut problems = Vec::new();
     if !user {
-        problems.push(format!("User {user_id} does not exist."));
+        problems.push(Refusal::UnknownUser(user_id));
     }
     if !group {
-        problems.push(format!("User group {user_group_id} does not exist."));
+        problems.push(Refusal::UnknownUserGroup(user_group_id));
     }
     if pair && problems.is_empty() {
-        problems.push(DUPLICATE.to_string());
+        problems.push(Refusal::DuplicateMembership);
     }
     if !problems.is_empty() {
         return Ok(Err(problems));
@@ -220,11 +219,9 @@ pub fn create(
         .get_result::<Membership>(conn);
     match inserted {
         Ok(m) => Ok(Ok(m)),
-        Err(e) if is_unique_violation(&e) => Ok(Err(vec![DUPLICATE.to_string()])),
+        Err(e) if is_unique_violation(&e) => Ok(Err(vec![Refusal::DuplicateMembership])),
         // Deleted between the check and the insert.
-        Err(e) if is_foreign_key_violation(&e) => Ok(Err(vec![
-            "The user or the user group was deleted meanwhile.".to_string(),
-        ])),
+        Err(e) if is_foreign_key_violation(&e) => Ok(Err(vec![Refusal::DeletedMeanwhile])),
         Err(e) => Err(e),
     }
 }

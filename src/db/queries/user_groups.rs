@@ -5,6 +5,8 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::models::{USER_GROUP_COLUMNS, UserGroup, now};
 use crate::db::schema::user_groups;
+use crate::domain::Refusal;
+use crate::domain::text;
 
 use crate::db::queries::is_unique_violation;
 
@@ -31,12 +33,13 @@ pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<UserGroup>> {
         .load(conn)
 }
 
-/// Creates a group, or says why not (a blank or taken name).
+/// Creates a group, or says why not: the name and description's problems
+/// (both, in that order), or a taken name.
 pub fn create(
     conn: &mut DbConnection,
     name: &str,
     description: Option<&str>,
-) -> QueryResult<Result<UserGroup, Vec<String>>> {
+) -> QueryResult<Result<UserGroup, Vec<Refusal>>> {
     let name = name.trim();
     if let Err(problems) = check_fields(Some(name), description) {
         return Ok(Err(problems));
@@ -53,7 +56,7 @@ pub fn create(
         .get_result::<UserGroup>(conn);
     match inserted {
         Ok(g) => Ok(Ok(g)),
-        Err(e) if is_unique_violation(&e) => Ok(Err(vec![taken(name)])),
+        Err(e) if is_unique_violation(&e) => Ok(Err(vec![Refusal::GroupNameTaken(name.into())])),
         Err(e) => Err(e),
     }
 }
@@ -101,29 +104,23 @@ pub fn version(conn: &mut DbConnection) -> QueryResult<String> {
     ))
 }
 
-/// The name and description rules of `domain::text`.
-fn check_name(name: &str) -> Result<(), String> {
-    crate::domain::text::check_name("Name", name)
-}
-
-fn check_fields(name: Option<&str>, description: Option<&str>) -> Result<(), Vec<String>> {
-    let problems: Vec<String> = [
-        name.map(check_name),
-        description.map(crate::domain::text::check_description),
+/// The name and description rules of `domain::text`: every problem, the
+/// name's first.
+fn check_fields(name: Option<&str>, description: Option<&str>) -> Result<(), Vec<Refusal>> {
+    let problems: Vec<Refusal> = [
+        name.map(|n| text::check_name("Name", n)),
+        description.map(text::check_description),
     ]
     .into_iter()
     .flatten()
     .filter_map(Result::err)
+    .map(Refusal::Invalid)
     .collect();
     if problems.is_empty() {
         Ok(())
     } else {
         Err(problems)
     }
-}
-
-fn taken(name: &str) -> String {
-    format!("A user group named \"{name}\" already exists.")
 }
 
 /// Changes what is given: `name` when Some, `description` when Some (Some(None)
@@ -133,7 +130,7 @@ pub fn update(
     id: i64,
     name: Option<&str>,
     description: Option<Option<&str>>,
-) -> QueryResult<Result<Option<UserGroup>, Vec<String>>> {
+) -> QueryResult<Result<Option<UserGroup>, Vec<Refusal>>> {
     let name = name.map(str::trim);
     if let Err(problems) = check_fields(name, description.flatten()) {
         return Ok(Err(problems));
@@ -164,7 +161,9 @@ pub fn update(
     match result {
         Ok(0) => Ok(Ok(None)),
         Ok(_) => Ok(Ok(find(conn, id)?)),
-        Err(e) if is_unique_violation(&e) => Ok(Err(vec![taken(name.unwrap_or_default())])),
+        Err(e) if is_unique_violation(&e) => Ok(Err(vec![Refusal::GroupNameTaken(
+            name.unwrap_or_default().into(),
+        )])),
         Err(e) => Err(e),
     }
 }

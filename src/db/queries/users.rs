@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::models::{USER_COLUMNS, User, now};
 use crate::db::schema::{user_group_memberships, users};
+use crate::domain::Refusal;
 
 use crate::db::queries::is_unique_violation;
 
@@ -78,8 +79,8 @@ pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<User>> {
         .load(conn)
 }
 
-/// Creates a user; `Err(message)` when the login is taken.
-pub fn create(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<Result<User, String>> {
+/// Creates a user; `Err(LoginTaken)` when the login is taken.
+pub fn create(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<Result<User, Refusal>> {
     let at = now();
     let inserted = diesel::insert_into(users::table)
         .values((
@@ -96,10 +97,7 @@ pub fn create(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<Result<
         .get_result::<User>(conn);
     match inserted {
         Ok(u) => Ok(Ok(u)),
-        Err(e) if is_unique_violation(&e) => Ok(Err(format!(
-            "a user with login '{}' already exists",
-            new.login
-        ))),
+        Err(e) if is_unique_violation(&e) => Ok(Err(Refusal::LoginTaken(new.login.into()))),
         Err(e) => Err(e),
     }
 }
