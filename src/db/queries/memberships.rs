@@ -4,10 +4,7 @@
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::models::{
-    MEMBERSHIP_COLUMNS, Membership, MembershipRow, USER_COLUMNS, USER_GROUP_COLUMNS, User,
-    UserGroup, now,
-};
+use crate::db::models::{Membership, MembershipRow, User, UserGroup, columns, now};
 use crate::db::schema::{user_group_memberships as ugm, user_groups, users};
 use crate::domain::Refusal;
 
@@ -98,7 +95,11 @@ pub fn page(conn: &mut DbConnection, page: &Page) -> QueryResult<Vec<MembershipR
             ugm::table
                 .inner_join(users::table)
                 .inner_join(user_groups::table)
-                .select((MEMBERSHIP_COLUMNS, USER_COLUMNS, USER_GROUP_COLUMNS))
+                .select((
+                    Membership::as_select(),
+                    User::as_select(),
+                    UserGroup::as_select(),
+                ))
         )?;
         Ok(rows
             .into_iter()
@@ -109,7 +110,8 @@ pub fn page(conn: &mut DbConnection, page: &Page) -> QueryResult<Vec<MembershipR
             })
             .collect())
     } else {
-        let rows: Vec<Membership> = load_page!(conn, page, ugm::table.select(MEMBERSHIP_COLUMNS))?;
+        let rows: Vec<Membership> =
+            load_page!(conn, page, ugm::table.select(Membership::as_select()))?;
         Ok(rows
             .into_iter()
             .map(|membership| MembershipRow {
@@ -132,7 +134,11 @@ pub fn find(
             .inner_join(users::table)
             .inner_join(user_groups::table)
             .filter(ugm::id.eq(id))
-            .select((MEMBERSHIP_COLUMNS, USER_COLUMNS, USER_GROUP_COLUMNS))
+            .select((
+                Membership::as_select(),
+                User::as_select(),
+                UserGroup::as_select(),
+            ))
             .first(conn)
             .optional()?;
         Ok(row.map(|(membership, user, user_group)| MembershipRow {
@@ -143,7 +149,7 @@ pub fn find(
     } else {
         let row: Option<Membership> = ugm::table
             .filter(ugm::id.eq(id))
-            .select(MEMBERSHIP_COLUMNS)
+            .select(Membership::as_select())
             .first(conn)
             .optional()?;
         Ok(row.map(|membership| MembershipRow {
@@ -209,13 +215,13 @@ pub fn create(
     }
     let at = now();
     let inserted = diesel::insert_into(ugm::table)
-        .values((
-            ugm::user_id.eq(user_id),
-            ugm::user_group_id.eq(user_group_id),
-            ugm::created_at.eq(at),
-            ugm::updated_at.eq(at),
-        ))
-        .returning(MEMBERSHIP_COLUMNS)
+        .values(NewMembership {
+            user_id,
+            user_group_id,
+            created_at: at,
+            updated_at: at,
+        })
+        .returning(columns::<Membership>())
         .get_result::<Membership>(conn);
     match inserted {
         Ok(m) => Ok(Ok(m)),
@@ -224,6 +230,16 @@ pub fn create(
         Err(e) if is_foreign_key_violation(&e) => Ok(Err(vec![Refusal::DeletedMeanwhile])),
         Err(e) => Err(e),
     }
+}
+
+/// A membership as inserted.
+#[derive(Insertable)]
+#[diesel(table_name = ugm)]
+struct NewMembership {
+    user_id: i64,
+    user_group_id: i64,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
 }
 
 /// Deletes a membership; false when there was none.

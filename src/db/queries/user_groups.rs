@@ -1,9 +1,10 @@
 //! User groups.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::models::{USER_GROUP_COLUMNS, UserGroup, now};
+use crate::db::models::{UserGroup, columns, now};
 use crate::db::schema::user_groups;
 use crate::domain::Refusal;
 use crate::domain::text;
@@ -20,7 +21,7 @@ pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<UserGroup>> {
     user_groups::table
         .filter(user_groups::id.eq(id))
-        .select(USER_GROUP_COLUMNS)
+        .select(UserGroup::as_select())
         .first(conn)
         .optional()
 }
@@ -28,7 +29,7 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<UserGroup>> 
 /// All user groups in id order.
 pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<UserGroup>> {
     user_groups::table
-        .select(USER_GROUP_COLUMNS)
+        .select(UserGroup::as_select())
         .order(user_groups::id.asc())
         .load(conn)
 }
@@ -46,19 +47,29 @@ pub fn create(
     }
     let at = now();
     let inserted = diesel::insert_into(user_groups::table)
-        .values((
-            user_groups::name.eq(name),
-            user_groups::description.eq(description),
-            user_groups::created_at.eq(at),
-            user_groups::updated_at.eq(at),
-        ))
-        .returning(USER_GROUP_COLUMNS)
+        .values(NewUserGroup {
+            name,
+            description,
+            created_at: at,
+            updated_at: at,
+        })
+        .returning(columns::<UserGroup>())
         .get_result::<UserGroup>(conn);
     match inserted {
         Ok(g) => Ok(Ok(g)),
         Err(e) if is_unique_violation(&e) => Ok(Err(vec![Refusal::GroupNameTaken(name.into())])),
         Err(e) => Err(e),
     }
+}
+
+/// A group as inserted (no description bound as NULL, as before).
+#[derive(Insertable)]
+#[diesel(table_name = user_groups, treat_none_as_default_value = false)]
+struct NewUserGroup<'a> {
+    name: &'a str,
+    description: Option<&'a str>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
 }
 
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
@@ -73,7 +84,7 @@ pub fn page(
     limit: i64,
 ) -> QueryResult<Vec<UserGroup>> {
     let mut q = user_groups::table
-        .select(USER_GROUP_COLUMNS)
+        .select(UserGroup::as_select())
         .order(user_groups::id.asc())
         .limit(limit)
         .into_boxed();
@@ -90,7 +101,7 @@ pub fn page(
 /// never reused) and latest update.
 pub fn version(conn: &mut DbConnection) -> QueryResult<String> {
     use diesel::dsl::max;
-    let (n, top, at): (i64, Option<i64>, Option<chrono::NaiveDateTime>) = user_groups::table
+    let (n, top, at): (i64, Option<i64>, Option<NaiveDateTime>) = user_groups::table
         .select((
             diesel::dsl::count_star(),
             max(user_groups::id),
@@ -123,6 +134,16 @@ fn check_fields(name: Option<&str>, description: Option<&str>) -> Result<(), Vec
     }
 }
 
+/// What an update sets: each field left `None` stays as it is
+/// (`description: Some(None)` clears it); `updated_at` always changes.
+#[derive(AsChangeset)]
+#[diesel(table_name = user_groups)]
+struct GroupChanges<'a> {
+    name: Option<&'a str>,
+    description: Option<Option<&'a str>>,
+    updated_at: NaiveDateTime,
+}
+
 /// Changes what is given: `name` when Some, `description` when Some (Some(None)
 /// clears it). `Ok(None)` when there is no such group.
 pub fn update(
@@ -135,29 +156,14 @@ pub fn update(
     if let Err(problems) = check_fields(name, description.flatten()) {
         return Ok(Err(problems));
     }
-    let target = user_groups::table.filter(user_groups::id.eq(id));
-    let at = now();
-    let result = match (name, description) {
-        (Some(n), Some(d)) => diesel::update(target)
-            .set((
-                user_groups::name.eq(n),
-                user_groups::description.eq(d),
-                user_groups::updated_at.eq(at),
-            ))
-            .execute(conn),
-        (Some(n), None) => diesel::update(target)
-            .set((user_groups::name.eq(n), user_groups::updated_at.eq(at)))
-            .execute(conn),
-        (None, Some(d)) => diesel::update(target)
-            .set((
-                user_groups::description.eq(d),
-                user_groups::updated_at.eq(at),
-            ))
-            .execute(conn),
-        (None, None) => diesel::update(target)
-            .set(user_groups::updated_at.eq(at))
-            .execute(conn),
+    let changes = GroupChanges {
+        name,
+        description,
+        updated_at: now(),
     };
+    let result = diesel::update(user_groups::table.filter(user_groups::id.eq(id)))
+        .set(&changes)
+        .execute(conn);
     match result {
         Ok(0) => Ok(Ok(None)),
         Ok(_) => Ok(Ok(find(conn, id)?)),
