@@ -1,15 +1,13 @@
 //! User group memberships: show, the three lists, the three creates, delete;
 //! and on the list and its creates, the managers' HTML page and its forms.
 
-use std::sync::Arc;
-
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::db::DbConnection;
 use crate::db::models::MembershipRow;
 use crate::db::queries::memberships;
-use crate::db::queries::memberships::{Page, Scope};
+use crate::db::queries::memberships::{InScope, Scope};
 use crate::db::queries::{user_groups, users};
 use crate::domain::Refusal;
 use crate::http::auth::Manager;
@@ -23,14 +21,7 @@ use crate::routes::page::{Done, PAGE_FORMATS};
 use crate::state::{AppState, read_one, run_db};
 use crate::views::html::Echo;
 use crate::views::lists;
-use crate::views::lists::Row;
 use crate::views::{render, respond};
-
-impl Row for MembershipRow {
-    fn id(&self) -> i64 {
-        self.membership.id
-    }
-}
 
 /// `GET /user-group-memberships/{id}`
 pub async fn show(
@@ -104,44 +95,21 @@ async fn list_scope(
 ) -> Result<HttpResponse, ApiError> {
     let format = api_format(&req)?;
     let (include, range) = params::list(&req)?;
-    let with_relations = include.relations();
+    let list = InScope {
+        scope,
+        with_relations: include.relations(),
+    };
     let first = run_db(&state, move |c| {
         check_parent(c, scope)?;
-        lists::first_page(
-            c,
-            range,
-            |c| memberships::count(c, scope),
-            |c, offset, limit| {
-                let page = Page {
-                    scope,
-                    after_id: None,
-                    offset,
-                    limit,
-                    with_relations,
-                };
-                memberships::page(c, &page)
-            },
-            |c, total| memberships::version(c, scope, total, with_relations),
-        )
+        lists::first_chunk(c, list, range)
     })
     .await?;
-    let next_page: lists::NextPage<MembershipRow> = Arc::new(move |c, after, limit| {
-        let page = Page {
-            scope,
-            after_id: Some(after),
-            offset: 0,
-            limit,
-            with_relations,
-        };
-        Ok(memberships::page(c, &page)?)
-    });
     Ok(lists::respond(
         &req,
         state.into_inner(),
         format,
         render::MEMBERSHIPS,
         first,
-        next_page,
         move |e, row| render::membership(e, row, include),
     ))
 }

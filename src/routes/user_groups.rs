@@ -17,14 +17,7 @@ use crate::routes::page;
 use crate::routes::page::{Done, PAGE_FORMATS};
 use crate::state::{AppState, read_one, run_db};
 use crate::views::lists;
-use crate::views::lists::Row;
 use crate::views::{render, respond};
-
-impl Row for UserGroup {
-    fn id(&self) -> i64 {
-        self.id
-    }
-}
 
 /// `GET /user_groups/{id}`
 pub async fn show(
@@ -72,9 +65,7 @@ pub async fn list(
         req,
         state,
         render::USER_GROUPS,
-        user_groups::count,
-        user_groups::page,
-        user_groups::version,
+        user_groups::AllGroups,
         render::user_group,
     )
     .await

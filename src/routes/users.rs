@@ -4,7 +4,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::db::models::User;
 use crate::db::queries::users;
 use crate::domain::Refusal;
 use crate::http::auth::{Caller, Manager};
@@ -13,14 +12,7 @@ use crate::http::format::api_format;
 use crate::http::params;
 use crate::state::{AppState, read_one};
 use crate::views::lists;
-use crate::views::lists::Row;
 use crate::views::{render, respond};
-
-impl Row for User {
-    fn id(&self) -> i64 {
-        self.id
-    }
-}
 
 /// `GET /me`: the caller as a user.
 pub async fn me(req: HttpRequest, Caller(user): Caller) -> Result<HttpResponse, ApiError> {
@@ -52,14 +44,5 @@ pub async fn list(
     state: web::Data<AppState>,
     _: Manager,
 ) -> Result<HttpResponse, ApiError> {
-    lists::whole_table(
-        req,
-        state,
-        render::USERS,
-        users::count,
-        users::page,
-        users::version,
-        render::user,
-    )
-    .await
+    lists::whole_table(req, state, render::USERS, users::AllUsers, render::user).await
 }

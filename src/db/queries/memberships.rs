@@ -1,5 +1,5 @@
-//! Memberships: id-ordered pages (offset once, then keyset), counts, create,
-//! delete.
+//! Memberships: id-ordered chunks (offset once, then keyset), counts,
+//! create, delete.
 
 use diesel::prelude::*;
 
@@ -8,7 +8,7 @@ use crate::db::models::{Membership, MembershipRow, User, UserGroup, columns, now
 use crate::db::schema::{user_group_memberships as ugm, user_groups, users};
 use crate::domain::Refusal;
 
-use crate::db::queries::{is_foreign_key_violation, is_unique_violation};
+use crate::db::queries::{List, Position, is_foreign_key_violation, is_unique_violation};
 
 /// Which memberships a list covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,67 +18,91 @@ pub enum Scope {
     UserGroup(i64),
 }
 
-/// One page of an id-ordered scan: the first page skips `offset` rows, later
-/// pages start after the last id seen (so deep pages stay cheap).
-#[derive(Debug, Clone, Copy)]
-pub struct Page {
+/// The memberships of a scope as a [`List`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InScope {
     pub scope: Scope,
-    pub after_id: Option<i64>,
-    pub offset: i64,
-    pub limit: i64,
     /// Load each membership's user and user group in the same query.
     pub with_relations: bool,
 }
 
-// The memberships table again, for the subquery that finds a page's first
+impl List for InScope {
+    type Row = MembershipRow;
+
+    fn count(&self, conn: &mut DbConnection) -> QueryResult<i64> {
+        count(conn, self.scope)
+    }
+
+    fn chunk(
+        &self,
+        conn: &mut DbConnection,
+        from: Position,
+        limit: i64,
+    ) -> QueryResult<Vec<MembershipRow>> {
+        chunk(conn, *self, from, limit)
+    }
+
+    fn version(&self, conn: &mut DbConnection, total: i64) -> QueryResult<String> {
+        version(conn, self.scope, total, self.with_relations)
+    }
+
+    fn id(row: &MembershipRow) -> i64 {
+        row.membership.id
+    }
+}
+
+// The memberships table again, for the subquery that finds a chunk's first
 // id (a query may not name one table twice).
 diesel::alias!(ugm as ids: FirstIds);
 
-/// Loads a page of `$query` (memberships, joined or not) narrowed by
-/// `$filter`: after an id (keyset), or from the `offset`-th row, found by
-/// an id-only subquery so the rows skipped are never joined or loaded.
-macro_rules! page_of {
-    ($conn:expr, $page:expr, $query:expr, $ids:expr) => {{
-        let page: &Page = $page;
-        match page.after_id {
-            Some(after) => $query
+/// Loads a chunk of `$query` (memberships, joined or not, narrowed to a
+/// scope): after an id (keyset), or from the `offset`-th row, found by an
+/// id-only subquery (`$ids`, narrowed alike) so the rows skipped are never
+/// joined or loaded.
+macro_rules! chunk_of {
+    ($conn:expr, $from:expr, $limit:expr, $query:expr, $ids:expr) => {{
+        let limit: i64 = $limit;
+        match $from {
+            Position::After(after) => $query
                 .filter(ugm::id.gt(after))
                 .order(ugm::id.asc())
-                .limit(page.limit)
+                .limit(limit)
                 .load($conn),
-            None => {
+            Position::Offset(offset) => {
                 let first = $ids
                     .select(ids.field(ugm::id))
                     .order(ids.field(ugm::id).asc())
-                    .offset(page.offset)
+                    .offset(offset)
                     .limit(1)
                     .single_value();
                 $query
                     .filter(ugm::id.nullable().ge(first))
                     .order(ugm::id.asc())
-                    .limit(page.limit)
+                    .limit(limit)
                     .load($conn)
             }
         }
     }};
 }
 
-/// [`page_of`] in each scope. Each arm has its own type, so no query is
+/// [`chunk_of`] in each scope. Each arm has its own type, so no query is
 /// boxed: Diesel keeps prepared statements only for queries whose shape is
 /// known at compile time, and a boxed one is parsed again every time.
-macro_rules! load_page {
-    ($conn:expr, $page:expr, $query:expr) => {
-        match $page.scope {
-            Scope::All => page_of!($conn, $page, $query, ids),
-            Scope::User(id) => page_of!(
+macro_rules! load_chunk {
+    ($conn:expr, $scope:expr, $from:expr, $limit:expr, $query:expr) => {
+        match $scope {
+            Scope::All => chunk_of!($conn, $from, $limit, $query, ids),
+            Scope::User(id) => chunk_of!(
                 $conn,
-                $page,
+                $from,
+                $limit,
                 $query.filter(ugm::user_id.eq(id)),
                 ids.filter(ids.field(ugm::user_id).eq(id))
             ),
-            Scope::UserGroup(id) => page_of!(
+            Scope::UserGroup(id) => chunk_of!(
                 $conn,
-                $page,
+                $from,
+                $limit,
                 $query.filter(ugm::user_group_id.eq(id)),
                 ids.filter(ids.field(ugm::user_group_id).eq(id))
             ),
@@ -86,12 +110,19 @@ macro_rules! load_page {
     };
 }
 
-/// Loads one page of memberships in id order.
-pub fn page(conn: &mut DbConnection, page: &Page) -> QueryResult<Vec<MembershipRow>> {
-    if page.with_relations {
-        let rows: Vec<(Membership, User, UserGroup)> = load_page!(
+/// Loads at most `limit` memberships of a scope in id order, from `from`.
+fn chunk(
+    conn: &mut DbConnection,
+    list: InScope,
+    from: Position,
+    limit: i64,
+) -> QueryResult<Vec<MembershipRow>> {
+    if list.with_relations {
+        let rows: Vec<(Membership, User, UserGroup)> = load_chunk!(
             conn,
-            page,
+            list.scope,
+            from,
+            limit,
             ugm::table
                 .inner_join(users::table)
                 .inner_join(user_groups::table)
@@ -110,8 +141,13 @@ pub fn page(conn: &mut DbConnection, page: &Page) -> QueryResult<Vec<MembershipR
             })
             .collect())
     } else {
-        let rows: Vec<Membership> =
-            load_page!(conn, page, ugm::table.select(Membership::as_select()))?;
+        let rows: Vec<Membership> = load_chunk!(
+            conn,
+            list.scope,
+            from,
+            limit,
+            ugm::table.select(Membership::as_select())
+        )?;
         Ok(rows
             .into_iter()
             .map(|membership| MembershipRow {

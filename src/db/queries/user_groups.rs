@@ -9,7 +9,7 @@ use crate::db::schema::user_groups;
 use crate::domain::Refusal;
 use crate::domain::text;
 
-use crate::db::queries::is_unique_violation;
+use crate::db::queries::{List, Position, is_unique_violation};
 
 pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
@@ -76,25 +76,40 @@ pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     user_groups::table.count().get_result(conn)
 }
 
-/// A page of user groups in id order: after an id, or skipping `offset`.
-pub fn page(
-    conn: &mut DbConnection,
-    after_id: Option<i64>,
-    offset: i64,
-    limit: i64,
-) -> QueryResult<Vec<UserGroup>> {
-    let mut q = user_groups::table
-        .select(UserGroup::as_select())
-        .order(user_groups::id.asc())
-        .limit(limit)
-        .into_boxed();
-    if let Some(after) = after_id {
-        q = q.filter(user_groups::id.gt(after));
+/// Every user group, as a [`List`].
+#[derive(Debug, Clone, Copy)]
+pub struct AllGroups;
+
+impl List for AllGroups {
+    type Row = UserGroup;
+
+    fn count(&self, conn: &mut DbConnection) -> QueryResult<i64> {
+        count(conn)
     }
-    if offset > 0 {
-        q = q.offset(offset);
+
+    fn chunk(
+        &self,
+        conn: &mut DbConnection,
+        from: Position,
+        limit: i64,
+    ) -> QueryResult<Vec<UserGroup>> {
+        let q = user_groups::table
+            .select(UserGroup::as_select())
+            .order(user_groups::id.asc())
+            .limit(limit);
+        match from {
+            Position::Offset(offset) => q.offset(offset).load(conn),
+            Position::After(id) => q.filter(user_groups::id.gt(id)).load(conn),
+        }
     }
-    q.load(conn)
+
+    fn version(&self, conn: &mut DbConnection, _total: i64) -> QueryResult<String> {
+        version(conn)
+    }
+
+    fn id(group: &UserGroup) -> i64 {
+        group.id
+    }
 }
 
 /// Changes whenever the list of groups does: count, highest id (ids are

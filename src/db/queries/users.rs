@@ -8,7 +8,7 @@ use crate::db::models::{User, columns, now};
 use crate::db::schema::{user_group_memberships, users};
 use crate::domain::Refusal;
 
-use crate::db::queries::is_unique_violation;
+use crate::db::queries::{List, Position, is_unique_violation};
 
 /// What `users create` stores (with the time it was created). A `None` is
 /// bound as NULL, so the statement is the same whatever is left out.
@@ -230,25 +230,35 @@ pub fn delete_by_login(conn: &mut DbConnection, login: &str) -> QueryResult<Opti
     })
 }
 
-/// A page of users in id order: after an id, or skipping `offset`.
-pub fn page(
-    conn: &mut DbConnection,
-    after_id: Option<i64>,
-    offset: i64,
-    limit: i64,
-) -> QueryResult<Vec<User>> {
-    let mut q = users::table
-        .select(User::as_select())
-        .order(users::id.asc())
-        .limit(limit)
-        .into_boxed();
-    if let Some(after) = after_id {
-        q = q.filter(users::id.gt(after));
+/// Every user, as a [`List`].
+#[derive(Debug, Clone, Copy)]
+pub struct AllUsers;
+
+impl List for AllUsers {
+    type Row = User;
+
+    fn count(&self, conn: &mut DbConnection) -> QueryResult<i64> {
+        count(conn)
     }
-    if offset > 0 {
-        q = q.offset(offset);
+
+    fn chunk(&self, conn: &mut DbConnection, from: Position, limit: i64) -> QueryResult<Vec<User>> {
+        let q = users::table
+            .select(User::as_select())
+            .order(users::id.asc())
+            .limit(limit);
+        match from {
+            Position::Offset(offset) => q.offset(offset).load(conn),
+            Position::After(id) => q.filter(users::id.gt(id)).load(conn),
+        }
     }
-    q.load(conn)
+
+    fn version(&self, conn: &mut DbConnection, _total: i64) -> QueryResult<String> {
+        version(conn)
+    }
+
+    fn id(user: &User) -> i64 {
+        user.id
+    }
 }
 
 /// Changes whenever the list of users does: count, highest id (ids are
