@@ -24,8 +24,12 @@ pub fn run(database: &DatabaseOptions, command: Command) -> anyhow::Result<()> {
     let mut conn = connection(&pool)?;
     match command {
         Command::Create { name, description } => {
-            let group = user_groups::create(&mut conn, &name, description.as_deref())?
-                .map_err(|problems| anyhow::anyhow!(problems.join(" ")))?;
+            let group = user_groups::create(&mut conn, &name, description.as_deref())?.map_err(
+                |problems| {
+                    let words: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                    anyhow::anyhow!(words.join(" "))
+                },
+            )?;
             eprintln!("syncd: created user group '{}'", printable(&group.name));
             println!("{}", group.id);
         }

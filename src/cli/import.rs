@@ -20,6 +20,7 @@ use crate::db::DbConnection;
 use crate::db::models::now;
 use crate::db::queries::bulk;
 use crate::db::queries::bulk::{ImportedGroup, ImportedUser};
+use crate::domain::Refusal;
 use crate::domain::text::{check_description, check_email, check_name, printable};
 use crate::security::credentials::{generate_token, token_digest};
 use diesel::{Connection, RunQueryDsl};
@@ -187,14 +188,8 @@ impl Kind for Memberships {
         let group = self.groups.get(f[1]);
         match (user, group) {
             (Some(&u), Some(&g)) => Ok((u, g)),
-            (None, _) => Err(format!(
-                "there is no user with login '{}'",
-                printable(&clip(f[0]))
-            )),
-            (_, None) => Err(format!(
-                "there is no user group named '{}'",
-                printable(&clip(f[1]))
-            )),
+            (None, _) => Err(Refusal::UnknownLogin(clip(f[0])).to_string()),
+            (_, None) => Err(Refusal::UnknownGroupName(clip(f[1])).to_string()),
         }
     }
 

@@ -10,6 +10,7 @@ use clap::Subcommand;
 use crate::cli::{DatabaseOptions, connection};
 use crate::db::queries::users;
 use crate::db::queries::users::{NewUser, StateChange, UserChanges};
+use crate::domain::Refusal;
 use crate::domain::password::check_password;
 use crate::domain::text::{check_email, check_name, printable};
 use crate::security::credentials::{generate_token, hash_password, token_digest};
@@ -102,8 +103,7 @@ pub fn run(database: &DatabaseOptions, command: Command) -> anyhow::Result<()> {
                     password_digest: password_digest.as_deref(),
                     token_digest: &token_digest(&token),
                 },
-            )?
-            .map_err(anyhow::Error::msg)?;
+            )??;
             eprintln!(
                 "syncd: created user '{}'{}",
                 printable(&user.login),
@@ -248,7 +248,7 @@ fn set_disabled(database: &DatabaseOptions, login: &str, disabled: bool) -> anyh
 }
 
 fn no_such_user(login: &str) -> anyhow::Error {
-    anyhow::anyhow!("there is no user with login '{}'", printable(login))
+    Refusal::UnknownLogin(login.into()).into()
 }
 
 /// An email address as stored: trimmed, checked by `domain::text`; an empty

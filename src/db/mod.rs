@@ -26,8 +26,8 @@ pub enum DbConnection {
     Postgres(PgConnection),
 }
 
-pub type DbPool = r2d2::Pool<Manager>;
-pub type PooledConnection = r2d2::PooledConnection<Manager>;
+pub type DbPool = r2d2::Pool<ConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 
 /// The database a URL names, picked from its scheme (not by trying each
 /// backend in turn, which hides the real reason a connection failed).
@@ -129,12 +129,12 @@ impl Default for PoolSettings {
 
 /// Opens connections for r2d2, applying the per-connection settings.
 #[derive(Debug, Clone)]
-pub struct Manager {
+pub struct ConnectionManager {
     target: Target,
     sqlite_busy_timeout: Duration,
 }
 
-impl Manager {
+impl ConnectionManager {
     fn open(&self) -> Result<DbConnection, ConnectionError> {
         match &self.target {
             Target::Sqlite(path) => {
@@ -162,7 +162,7 @@ impl Manager {
     }
 }
 
-impl r2d2::ManageConnection for Manager {
+impl r2d2::ManageConnection for ConnectionManager {
     type Connection = DbConnection;
     type Error = r2d2::Error;
 
@@ -194,7 +194,7 @@ pub enum OpenError {
 /// reason), applies pending migrations, and builds the pool.
 pub fn open(url: &str, settings: &PoolSettings) -> Result<DbPool, OpenError> {
     let target = Target::parse(url).map_err(OpenError::BadUrl)?;
-    let manager = Manager {
+    let manager = ConnectionManager {
         target: target.clone(),
         sqlite_busy_timeout: settings.sqlite_busy_timeout,
     };

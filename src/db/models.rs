@@ -2,12 +2,16 @@
 //! and JSON writers decide what of them a client sees (never a digest).
 
 use chrono::NaiveDateTime;
-use diesel::Queryable;
+use diesel::{Queryable, Selectable};
 
-use crate::db::schema::users;
+use crate::db::MultiBackend;
+use crate::db::schema::{user_group_memberships, user_groups, users};
 use crate::db::timestamp::Stamp;
 
-#[derive(Queryable, Debug, Clone, PartialEq, Eq)]
+/// A user: every column but the password and token digests (`Selectable`
+/// selects exactly the fields, so `User::as_select()` never reads them).
+#[derive(Queryable, Selectable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = users)]
 pub struct User {
     pub id: i64,
     pub login: String,
@@ -20,26 +24,8 @@ pub struct User {
     pub updated_at: NaiveDateTime,
 }
 
-/// The columns of [`User`]: everything but the password and token digests.
-pub const USER_COLUMNS: (
-    users::id,
-    users::login,
-    users::name,
-    users::email_address,
-    users::user_group_manager,
-    users::created_at,
-    users::updated_at,
-) = (
-    users::id,
-    users::login,
-    users::name,
-    users::email_address,
-    users::user_group_manager,
-    users::created_at,
-    users::updated_at,
-);
-
-#[derive(Queryable, Debug, Clone, PartialEq, Eq)]
+#[derive(Queryable, Selectable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = user_groups)]
 pub struct UserGroup {
     pub id: i64,
     pub name: String,
@@ -50,9 +36,8 @@ pub struct UserGroup {
     pub updated_at: NaiveDateTime,
 }
 
-pub use crate::db::schema::user_groups::all_columns as USER_GROUP_COLUMNS;
-
-#[derive(Queryable, Debug, Clone, PartialEq, Eq)]
+#[derive(Queryable, Selectable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = user_group_memberships)]
 pub struct Membership {
     pub id: i64,
     pub user_id: i64,
@@ -63,7 +48,12 @@ pub struct Membership {
     pub updated_at: NaiveDateTime,
 }
 
-pub use crate::db::schema::user_group_memberships::all_columns as MEMBERSHIP_COLUMNS;
+/// The columns a model's `Selectable` derive names, as a plain tuple of
+/// columns: what `.returning(..)` takes on the multi-backend connection,
+/// where `Model::as_returning()` does not compile (docs/ARCHITECTURE.md).
+pub fn columns<T: Selectable<MultiBackend>>() -> T::SelectExpression {
+    T::construct_selection()
+}
 
 /// A membership with its user and user group, when a response includes them.
 #[derive(Debug, Clone, PartialEq, Eq)]

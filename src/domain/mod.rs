@@ -1,9 +1,13 @@
 //! Query parameters parsed once into valid types: `include` and the
 //! `start`/`end` range of a list; the rules for text in [`text`] and for
-//! passwords given to the command line in [`password`].
+//! passwords given to the command line in [`password`]; why a thing asked
+//! for is refused, in the contract's words, in [`refusal`].
 
 pub mod password;
+pub mod refusal;
 pub mod text;
+
+pub use refusal::Refusal;
 
 /// The extra data a response carries (`include=users,user_groups,timestamps`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

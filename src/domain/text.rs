@@ -62,10 +62,15 @@ pub fn check_login(login: &str) -> Result<(), String> {
 /// `field` is the word the message uses ("Name").
 pub fn check_name(field: &str, name: &str) -> Result<(), String> {
     if name.trim().is_empty() {
-        return Err(format!("{field} can't be blank."));
+        return Err(blank(field));
     }
     check_length(field, name, MAX_NAME_CHARS, MAX_NAME_BYTES)?;
     check_characters(field, name, false)
+}
+
+/// The words for a field left empty (or only spaces).
+pub fn blank(field: &str) -> String {
+    format!("{field} can't be blank.")
 }
 
 /// A group's description: bounded; line breaks and tabs allowed.

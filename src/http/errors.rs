@@ -7,6 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use crate::domain::Refusal;
 use crate::http::format::{Format, NotAcceptable};
 use crate::http::limits;
 use crate::xml::{XmlError, XmlWriter};
@@ -225,6 +226,27 @@ impl From<XmlError> for ApiError {
     }
 }
 
+/// A refusal on its own is about what the request names: a user, group or
+/// membership that does not exist is 404 (`GET /users/9`, a missing parent
+/// in a nested path); anything else (a taken name, a duplicate) is 422.
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        if refusal.is_unknown_id() {
+            ApiError::NotFound(refusal.to_string())
+        } else {
+            ApiError::Unprocessable(vec![refusal.to_string()])
+        }
+    }
+}
+
+/// Refusals reported together are problems with a body: 422, one message
+/// each, in order (a body naming a user that does not exist is 422 too).
+impl From<Vec<Refusal>> for ApiError {
+    fn from(refusals: Vec<Refusal>) -> Self {
+        ApiError::Unprocessable(refusals.iter().map(ToString::to_string).collect())
+    }
+}
+
 impl From<DieselError> for ApiError {
     fn from(e: DieselError) -> Self {
         if is_unavailable(&e) {
@@ -355,6 +377,21 @@ mod tests {
         assert_eq!(
             r.headers().get("content-type").unwrap(),
             "application/json; charset=utf-8"
+        );
+    }
+
+    #[test]
+    fn refusals_are_404_for_a_missing_thing_and_422_otherwise() {
+        let missing = ApiError::from(Refusal::UnknownUserGroup(3));
+        assert_eq!(missing.status_code(), StatusCode::NOT_FOUND);
+        assert_eq!(missing.messages(), ["User group 3 does not exist."]);
+        let taken = ApiError::from(Refusal::GroupNameTaken("A".into()));
+        assert_eq!(taken.status_code(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = ApiError::from(vec![Refusal::UnknownUser(1), Refusal::UnknownUserGroup(2)]);
+        assert_eq!(body.status_code(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            body.messages(),
+            ["User 1 does not exist.", "User group 2 does not exist."]
         );
     }
 

@@ -2,30 +2,23 @@
 //! delete. (The managers' page answers on some of these paths too: its
 //! handlers are in [`crate::routes::page`].)
 
-use std::sync::Arc;
-
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::db::DbConnection;
 use crate::db::models::MembershipRow;
-use crate::db::queries::memberships::{self, Page, Scope};
+use crate::db::queries::memberships;
+use crate::db::queries::memberships::{InScope, Scope};
 use crate::db::queries::{user_groups, users};
-use crate::domain::Include;
+use crate::domain::{Include, Refusal};
 use crate::http::auth::Manager;
 use crate::http::body::{self, Fields, required_id};
 use crate::http::errors::ApiError;
 use crate::http::format::ApiFormat;
 use crate::http::inputs::{BesidePage, ListQuery, PathId};
 use crate::state::{AppState, read_one, run_db};
-use crate::views::lists::{self, Row};
+use crate::views::lists;
 use crate::views::{render, respond};
-
-impl Row for MembershipRow {
-    fn id(&self) -> i64 {
-        self.membership.id
-    }
-}
 
 /// `GET /user-group-memberships/{id}`
 pub async fn show(
@@ -37,7 +30,7 @@ pub async fn show(
         Ok(memberships::find(c, id, include.relations())?)
     })
     .await?
-    .ok_or_else(|| ApiError::not_found(format!("Membership {id} does not exist.")))?;
+    .ok_or(Refusal::UnknownMembership(id))?;
     Ok(respond::record(&req, StatusCode::OK, format, |e| {
         render::membership(e, &row, include)
     }))
@@ -74,12 +67,10 @@ pub async fn list_for_user_group(
 fn check_parent(c: &mut DbConnection, scope: Scope) -> Result<(), ApiError> {
     match scope {
         Scope::All => Ok(()),
-        Scope::User(id) if !users::exists(c, id)? => {
-            Err(ApiError::not_found(format!("User {id} does not exist.")))
+        Scope::User(id) if !users::exists(c, id)? => Err(Refusal::UnknownUser(id).into()),
+        Scope::UserGroup(id) if !user_groups::exists(c, id)? => {
+            Err(Refusal::UnknownUserGroup(id).into())
         }
-        Scope::UserGroup(id) if !user_groups::exists(c, id)? => Err(ApiError::not_found(format!(
-            "User group {id} does not exist."
-        ))),
         _ => Ok(()),
     }
 }
@@ -91,44 +82,21 @@ async fn list_scope(
     format: ApiFormat,
     ListQuery { include, range }: ListQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let with_relations = include.relations();
+    let list = InScope {
+        scope,
+        with_relations: include.relations(),
+    };
     let first = run_db(&state, move |c| {
         check_parent(c, scope)?;
-        lists::first_page(
-            c,
-            range,
-            |c| memberships::count(c, scope),
-            |c, offset, limit| {
-                let page = Page {
-                    scope,
-                    after_id: None,
-                    offset,
-                    limit,
-                    with_relations,
-                };
-                memberships::page(c, &page)
-            },
-            |c, total| memberships::version(c, scope, total, with_relations),
-        )
+        lists::first_chunk(c, list, range)
     })
     .await?;
-    let next_page: lists::NextPage<MembershipRow> = Arc::new(move |c, after, limit| {
-        let page = Page {
-            scope,
-            after_id: Some(after),
-            offset: 0,
-            limit,
-            with_relations,
-        };
-        Ok(memberships::page(c, &page)?)
-    });
     Ok(lists::respond(
         &req,
         state.into_inner(),
         format,
         render::MEMBERSHIPS,
         first,
-        next_page,
         move |e, row| render::membership(e, row, include),
     ))
 }
@@ -234,8 +202,7 @@ pub async fn insert(
                 return Err(ApiError::Unprocessable(problems));
             }
         };
-        let created =
-            memberships::create(c, user_id, group_id)?.map_err(ApiError::Unprocessable)?;
+        let created = memberships::create(c, user_id, group_id)?.map_err(ApiError::from)?;
         if with_relations {
             // Deleted in the meantime is still a created membership: answer
             // with what was created.
@@ -282,8 +249,6 @@ pub async fn remove(state: &AppState, id: i64) -> Result<(), ApiError> {
     if run_db(state, move |c| Ok(memberships::delete(c, id)?)).await? {
         Ok(())
     } else {
-        Err(ApiError::not_found(format!(
-            "Membership {id} does not exist."
-        )))
+        Err(Refusal::UnknownMembership(id).into())
     }
 }

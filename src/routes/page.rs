@@ -9,8 +9,10 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use crate::db::DbConnection;
 use crate::db::models::{MembershipRow, User, UserGroup};
 use crate::db::queries::memberships;
-use crate::db::queries::memberships::{Page, Scope};
-use crate::db::queries::{user_groups, users};
+use crate::db::queries::memberships::{InScope, Scope};
+use crate::db::queries::user_groups::AllGroups;
+use crate::db::queries::users::AllUsers;
+use crate::db::queries::{List, Position, user_groups, users};
 use crate::domain::Include;
 use crate::http::auth::Manager;
 use crate::http::body::{self, Fields};
@@ -121,20 +123,19 @@ struct PageData {
 }
 
 fn load(c: &mut DbConnection, window: Window) -> Result<PageData, ApiError> {
-    let page = Page {
+    let all = InScope {
         scope: Scope::All,
-        after_id: None,
-        offset: window.start - 1,
-        limit: window.end - window.start + 1,
         with_relations: true,
     };
+    let from = Position::Offset(window.start - 1);
+    let first = Position::Offset(0);
     Ok(PageData {
         total: memberships::count(c, Scope::All)?,
-        rows: memberships::page(c, &page)?,
+        rows: all.chunk(c, from, window.end - window.start + 1)?,
         users_total: users::count(c)?,
-        users: users::page(c, None, 0, MAX_CHOICES)?,
+        users: AllUsers.chunk(c, first, MAX_CHOICES)?,
         groups_total: user_groups::count(c)?,
-        groups: user_groups::page(c, None, 0, MAX_CHOICES)?,
+        groups: AllGroups.chunk(c, first, MAX_CHOICES)?,
     })
 }
 

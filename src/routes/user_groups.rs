@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::db::models::UserGroup;
 use crate::db::queries::user_groups;
-use crate::domain::Include;
+use crate::domain::{Include, Refusal, text};
 use crate::http::auth::Manager;
 use crate::http::body;
 use crate::http::body::Fields;
@@ -17,14 +17,7 @@ use crate::http::format::ApiFormat;
 use crate::http::inputs::{BesidePage, ListQuery, PathId};
 use crate::state::{AppState, read_one, run_db};
 use crate::views::lists;
-use crate::views::lists::Row;
 use crate::views::{render, respond};
-
-impl Row for UserGroup {
-    fn id(&self) -> i64 {
-        self.id
-    }
-}
 
 /// `GET /user_groups/{id}`
 pub async fn show(
@@ -39,7 +32,7 @@ pub async fn show(
 }
 
 fn not_found(id: i64) -> ApiError {
-    ApiError::not_found(format!("User group {id} does not exist."))
+    Refusal::UnknownUserGroup(id).into()
 }
 
 /// A group as a whole response, with timestamps when `include` asks.
@@ -66,9 +59,7 @@ pub async fn list(
         state,
         inputs,
         render::USER_GROUPS,
-        user_groups::count,
-        user_groups::page,
-        user_groups::version,
+        user_groups::AllGroups,
         render::user_group,
     )
     .await
@@ -109,7 +100,7 @@ pub async fn add(state: &AppState, input: GroupInput) -> Result<UserGroup, ApiEr
     let name = input.name.flatten().unwrap_or_default();
     let description = input.description.flatten();
     run_db(state, move |c| {
-        user_groups::create(c, &name, description.as_deref())?.map_err(ApiError::Unprocessable)
+        user_groups::create(c, &name, description.as_deref())?.map_err(ApiError::from)
     })
     .await
 }
@@ -129,13 +120,13 @@ pub async fn update(
 /// Changes what a body gives (the API and the page's form).
 pub async fn change(state: &AppState, id: i64, input: GroupInput) -> Result<UserGroup, ApiError> {
     if matches!(input.name, Some(None)) {
-        return Err(ApiError::unprocessable("Name can't be blank."));
+        return Err(Refusal::Invalid(text::blank("Name")).into());
     }
     run_db(state, move |c| {
         let name = input.name.flatten();
         let description = input.description.as_ref().map(|d| d.as_deref());
         user_groups::update(c, id, name.as_deref(), description)?
-            .map_err(ApiError::Unprocessable)?
+            .map_err(ApiError::from)?
             .ok_or_else(|| not_found(id))
     })
     .await

@@ -4,23 +4,15 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::db::models::User;
 use crate::db::queries::users;
-use crate::domain::Include;
+use crate::domain::{Include, Refusal};
 use crate::http::auth::{Caller, Manager};
 use crate::http::errors::ApiError;
 use crate::http::format::ApiFormat;
 use crate::http::inputs::{ListQuery, PathId};
 use crate::state::{AppState, read_one};
 use crate::views::lists;
-use crate::views::lists::Row;
 use crate::views::{render, respond};
-
-impl Row for User {
-    fn id(&self) -> i64 {
-        self.id
-    }
-}
 
 /// `GET /me`: the caller as a user.
 pub async fn me(
@@ -40,7 +32,7 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let user = read_one(&state, move |c| Ok(users::find(c, id)?))
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("User {id} does not exist.")))?;
+        .ok_or(Refusal::UnknownUser(id))?;
     Ok(respond::record(&req, StatusCode::OK, format, |e| {
         render::user(e, &user, include.timestamps)
     }))
@@ -57,9 +49,7 @@ pub async fn list(
         state,
         inputs,
         render::USERS,
-        users::count,
-        users::page,
-        users::version,
+        users::AllUsers,
         render::user,
     )
     .await

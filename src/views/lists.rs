@@ -13,6 +13,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::db::DbConnection;
+use crate::db::queries::{List, Position};
 use crate::domain::Range;
 use crate::http::errors::ApiError;
 use crate::http::format::ApiFormat;
@@ -20,51 +21,46 @@ use crate::http::inputs::ListQuery;
 use crate::state::{AppState, run_db};
 use crate::views::render::{Encoder, Name};
 use crate::views::respond;
-use diesel::QueryResult;
 
 /// Rows fetched per query while streaming.
 pub const CHUNK: i64 = 1000;
 
-/// Fetches the rows after an id, at most `limit` of them, in id order.
-pub type NextPage<R> =
-    Arc<dyn Fn(&mut DbConnection, i64, i64) -> Result<Vec<R>, ApiError> + Send + Sync>;
-
 /// Writes one row of a list.
 pub type WriteRow<R> = Box<dyn Fn(&mut Encoder, &R)>;
 
-/// What the handler learnt before answering.
-pub struct FirstPage<R> {
+/// What the handler learnt before answering, and the list to go on with.
+pub struct FirstChunk<L: List> {
+    pub list: L,
     /// Items before slicing (`X-Total-Count`).
     pub total: i64,
     /// Items in the requested slice.
     pub count: i64,
-    pub rows: Vec<R>,
+    pub rows: Vec<L::Row>,
     /// A version of the data, when the list is longer than one chunk.
     pub version: Option<String>,
 }
 
 /// Counts a list, slices it, and loads its first chunk; the data's version is
 /// read only when the list will stream.
-pub fn first_page<R>(
+pub fn first_chunk<L: List>(
     c: &mut DbConnection,
+    list: L,
     range: Range,
-    count: impl FnOnce(&mut DbConnection) -> QueryResult<i64>,
-    page: impl FnOnce(&mut DbConnection, i64, i64) -> QueryResult<Vec<R>>,
-    version: impl FnOnce(&mut DbConnection, i64) -> QueryResult<String>,
-) -> Result<FirstPage<R>, ApiError> {
-    let total = count(c)?;
+) -> Result<FirstChunk<L>, ApiError> {
+    let total = list.count(c)?;
     let slice = range.slice(total);
     let rows = if slice.count > 0 {
-        page(c, slice.offset, slice.count.min(CHUNK))?
+        list.chunk(c, Position::Offset(slice.offset), slice.count.min(CHUNK))?
     } else {
         Vec::new()
     };
     let version = if slice.count > CHUNK {
-        Some(version(c, total)?)
+        Some(list.version(c, total)?)
     } else {
         None
     };
-    Ok(FirstPage {
+    Ok(FirstChunk {
+        list,
         total,
         count: slice.count,
         rows,
@@ -72,60 +68,35 @@ pub fn first_page<R>(
     })
 }
 
-/// Loads rows of a table in id order: after an id, or skipping an offset.
-pub type TablePage<R> = fn(&mut DbConnection, Option<i64>, i64, i64) -> QueryResult<Vec<R>>;
-
-/// Serves a list of a whole table (users, user groups): `page` loads rows in
-/// id order after an id or from an offset; `write` renders one row, with
-/// timestamps when `include` asks for them.
-#[allow(clippy::too_many_arguments)]
-pub async fn whole_table<R: Row>(
+/// Serves a list of a whole table (users, user groups); `write` renders one
+/// row, with timestamps when `include` asks for them.
+pub async fn whole_table<L: List>(
     req: HttpRequest,
     state: web::Data<AppState>,
     (format, ListQuery { include, range }): (ApiFormat, ListQuery),
     name: Name,
-    count: fn(&mut DbConnection) -> QueryResult<i64>,
-    page: TablePage<R>,
-    version: fn(&mut DbConnection) -> QueryResult<String>,
-    write: fn(&mut Encoder, &R, bool),
+    list: L,
+    write: fn(&mut Encoder, &L::Row, bool),
 ) -> Result<HttpResponse, ApiError> {
-    let first = run_db(&state, move |c| {
-        first_page(
-            c,
-            range,
-            count,
-            |c, offset, limit| page(c, None, offset, limit),
-            |c, _| version(c),
-        )
-    })
-    .await?;
-    let next_page: NextPage<R> =
-        Arc::new(move |c, after, limit| Ok(page(c, Some(after), 0, limit)?));
+    let first = run_db(&state, move |c| first_chunk(c, list, range)).await?;
     Ok(respond(
         &req,
         state.into_inner(),
         format,
         name,
         first,
-        next_page,
         move |e, row| write(e, row, include.timestamps),
     ))
 }
 
-/// A list row: its id orders the keyset scan.
-pub trait Row: Send + 'static {
-    fn id(&self) -> i64;
-}
-
 /// Answers with a whole or streamed list.
-pub fn respond<R: Row>(
+pub fn respond<L: List>(
     req: &HttpRequest,
     state: Arc<AppState>,
     format: ApiFormat,
     name: Name,
-    first: FirstPage<R>,
-    next_page: NextPage<R>,
-    write: impl Fn(&mut Encoder, &R) + 'static,
+    first: FirstChunk<L>,
+    write: impl Fn(&mut Encoder, &L::Row) + 'static,
 ) -> HttpResponse {
     let total = first.total.to_string();
     let fetched = first.rows.len() as i64;
@@ -168,10 +139,10 @@ pub fn respond<R: Row>(
         state,
         encoder,
         name,
-        last_id: first.rows.last().map_or(0, Row::id),
+        last_id: first.rows.last().map_or(0, L::id),
         unfetched: first.count - fetched,
         pending: first.rows.into(),
-        next_page,
+        list: Arc::new(first.list),
         write: Box::new(write),
     };
     answer.streaming(futures_util::stream::unfold(Some(rest), next_piece))
@@ -184,18 +155,18 @@ pub fn respond<R: Row>(
 pub const PIECE_BYTES: usize = 64 * 1024;
 
 /// Where a streamed list has got to.
-struct Streaming<R> {
+struct Streaming<L: List> {
     state: Arc<AppState>,
     encoder: Encoder,
     name: Name,
     /// Rows fetched and not yet written.
-    pending: VecDeque<R>,
+    pending: VecDeque<L::Row>,
     /// The id the next fetch starts after.
     last_id: i64,
     /// Rows of the slice not fetched yet.
     unfetched: i64,
-    next_page: NextPage<R>,
-    write: WriteRow<R>,
+    list: Arc<L>,
+    write: WriteRow<L::Row>,
 }
 
 /// The next piece of a streamed list: rows are written until the piece
@@ -203,9 +174,9 @@ struct Streaming<R> {
 /// ones run out. A failure mid-stream cannot change the status already
 /// sent: it is logged and the body is cut short, which the client sees as
 /// an incomplete response rather than a wrong one.
-async fn next_piece<R: Row>(
-    stream: Option<Streaming<R>>,
-) -> Option<(Result<Bytes, ApiError>, Option<Streaming<R>>)> {
+async fn next_piece<L: List>(
+    stream: Option<Streaming<L>>,
+) -> Option<(Result<Bytes, ApiError>, Option<Streaming<L>>)> {
     let mut st = stream?;
     loop {
         while let Some(row) = st.pending.pop_front() {
@@ -220,8 +191,9 @@ async fn next_piece<R: Row>(
             return Some((Ok(Bytes::from(st.encoder.finish())), None));
         }
         let (after, limit) = (st.last_id, st.unfetched.min(CHUNK));
-        let next_page = st.next_page.clone();
-        let rows = match run_db(&st.state, move |c| next_page(c, after, limit)).await {
+        let list = st.list.clone();
+        let next = move |c: &mut DbConnection| Ok(list.chunk(c, Position::After(after), limit)?);
+        let rows = match run_db(&st.state, next).await {
             Ok(rows) => rows,
             Err(e) => {
                 log::error!("a streamed list stopped early: {e}");
@@ -234,7 +206,7 @@ async fn next_piece<R: Row>(
         } else {
             st.unfetched - rows.len() as i64
         };
-        st.last_id = rows.last().map_or(st.last_id, Row::id);
+        st.last_id = rows.last().map_or(st.last_id, L::id);
         st.pending.extend(rows);
     }
 }

@@ -18,8 +18,10 @@ use crate::db::DbConnection;
 use crate::db::schema::{user_groups, users};
 
 /// A user as imported: no password; a token digest no one knows (a token
-/// is issued later with `syncd users token`).
-#[derive(Debug, Clone)]
+/// is issued later with `syncd users token`). A `None` is stored as NULL,
+/// not written as `DEFAULT`, which SQLite's multi-row insert cannot take.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 pub struct ImportedUser {
     pub login: String,
     pub name: String,
@@ -28,7 +30,9 @@ pub struct ImportedUser {
     pub token_digest: String,
 }
 
-#[derive(Debug, Clone)]
+/// A user group as imported (`None` stored as NULL, as above).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = user_groups, treat_none_as_default_value = false)]
 pub struct ImportedGroup {
     pub name: String,
     pub description: Option<String>,
@@ -57,20 +61,10 @@ pub fn insert_users(
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let values: Vec<_> = chunk
             .iter()
-            .map(|u| {
-                (
-                    users::login.eq(&u.login),
-                    users::name.eq(&u.name),
-                    users::email_address.eq(u.email_address.as_deref()),
-                    users::user_group_manager.eq(u.user_group_manager),
-                    users::token_digest.eq(&u.token_digest),
-                    users::created_at.eq(at),
-                    users::updated_at.eq(at),
-                )
-            })
+            .map(|u| (u, users::created_at.eq(at), users::updated_at.eq(at)))
             .collect();
         added += on_backend!(conn, |c| diesel::insert_into(users::table)
-            .values(&values)
+            .values(values)
             .on_conflict_do_nothing()
             .execute(c))?;
     }
@@ -89,15 +83,14 @@ pub fn insert_groups(
             .iter()
             .map(|g| {
                 (
-                    user_groups::name.eq(&g.name),
-                    user_groups::description.eq(g.description.as_deref()),
+                    g,
                     user_groups::created_at.eq(at),
                     user_groups::updated_at.eq(at),
                 )
             })
             .collect();
         added += on_backend!(conn, |c| diesel::insert_into(user_groups::table)
-            .values(&values)
+            .values(values)
             .on_conflict_do_nothing()
             .execute(c))?;
     }

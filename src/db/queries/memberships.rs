@@ -1,19 +1,14 @@
-//! Memberships: id-ordered pages (offset once, then keyset), counts, create,
-//! delete.
+//! Memberships: id-ordered chunks (offset once, then keyset), counts,
+//! create, delete.
 
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::models::{
-    MEMBERSHIP_COLUMNS, Membership, MembershipRow, USER_COLUMNS, USER_GROUP_COLUMNS, User,
-    UserGroup, now,
-};
+use crate::db::models::{Membership, MembershipRow, User, UserGroup, columns, now};
 use crate::db::schema::{user_group_memberships as ugm, user_groups, users};
+use crate::domain::Refusal;
 
-use crate::db::queries::{is_foreign_key_violation, is_unique_violation};
-
-/// The message the contract gives for a second membership of the same pair.
-pub const DUPLICATE: &str = "Membership with this User and Group already exists.";
+use crate::db::queries::{List, Position, is_foreign_key_violation, is_unique_violation};
 
 /// Which memberships a list covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,67 +18,91 @@ pub enum Scope {
     UserGroup(i64),
 }
 
-/// One page of an id-ordered scan: the first page skips `offset` rows, later
-/// pages start after the last id seen (so deep pages stay cheap).
-#[derive(Debug, Clone, Copy)]
-pub struct Page {
+/// The memberships of a scope as a [`List`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InScope {
     pub scope: Scope,
-    pub after_id: Option<i64>,
-    pub offset: i64,
-    pub limit: i64,
     /// Load each membership's user and user group in the same query.
     pub with_relations: bool,
 }
 
-// The memberships table again, for the subquery that finds a page's first
+impl List for InScope {
+    type Row = MembershipRow;
+
+    fn count(&self, conn: &mut DbConnection) -> QueryResult<i64> {
+        count(conn, self.scope)
+    }
+
+    fn chunk(
+        &self,
+        conn: &mut DbConnection,
+        from: Position,
+        limit: i64,
+    ) -> QueryResult<Vec<MembershipRow>> {
+        chunk(conn, *self, from, limit)
+    }
+
+    fn version(&self, conn: &mut DbConnection, total: i64) -> QueryResult<String> {
+        version(conn, self.scope, total, self.with_relations)
+    }
+
+    fn id(row: &MembershipRow) -> i64 {
+        row.membership.id
+    }
+}
+
+// The memberships table again, for the subquery that finds a chunk's first
 // id (a query may not name one table twice).
 diesel::alias!(ugm as ids: FirstIds);
 
-/// Loads a page of `$query` (memberships, joined or not) narrowed by
-/// `$filter`: after an id (keyset), or from the `offset`-th row, found by
-/// an id-only subquery so the rows skipped are never joined or loaded.
-macro_rules! page_of {
-    ($conn:expr, $page:expr, $query:expr, $ids:expr) => {{
-        let page: &Page = $page;
-        match page.after_id {
-            Some(after) => $query
+/// Loads a chunk of `$query` (memberships, joined or not, narrowed to a
+/// scope): after an id (keyset), or from the `offset`-th row, found by an
+/// id-only subquery (`$ids`, narrowed alike) so the rows skipped are never
+/// joined or loaded.
+macro_rules! chunk_of {
+    ($conn:expr, $from:expr, $limit:expr, $query:expr, $ids:expr) => {{
+        let limit: i64 = $limit;
+        match $from {
+            Position::After(after) => $query
                 .filter(ugm::id.gt(after))
                 .order(ugm::id.asc())
-                .limit(page.limit)
+                .limit(limit)
                 .load($conn),
-            None => {
+            Position::Offset(offset) => {
                 let first = $ids
                     .select(ids.field(ugm::id))
                     .order(ids.field(ugm::id).asc())
-                    .offset(page.offset)
+                    .offset(offset)
                     .limit(1)
                     .single_value();
                 $query
                     .filter(ugm::id.nullable().ge(first))
                     .order(ugm::id.asc())
-                    .limit(page.limit)
+                    .limit(limit)
                     .load($conn)
             }
         }
     }};
 }
 
-/// [`page_of`] in each scope. Each arm has its own type, so no query is
+/// [`chunk_of`] in each scope. Each arm has its own type, so no query is
 /// boxed: Diesel keeps prepared statements only for queries whose shape is
 /// known at compile time, and a boxed one is parsed again every time.
-macro_rules! load_page {
-    ($conn:expr, $page:expr, $query:expr) => {
-        match $page.scope {
-            Scope::All => page_of!($conn, $page, $query, ids),
-            Scope::User(id) => page_of!(
+macro_rules! load_chunk {
+    ($conn:expr, $scope:expr, $from:expr, $limit:expr, $query:expr) => {
+        match $scope {
+            Scope::All => chunk_of!($conn, $from, $limit, $query, ids),
+            Scope::User(id) => chunk_of!(
                 $conn,
-                $page,
+                $from,
+                $limit,
                 $query.filter(ugm::user_id.eq(id)),
                 ids.filter(ids.field(ugm::user_id).eq(id))
             ),
-            Scope::UserGroup(id) => page_of!(
+            Scope::UserGroup(id) => chunk_of!(
                 $conn,
-                $page,
+                $from,
+                $limit,
                 $query.filter(ugm::user_group_id.eq(id)),
                 ids.filter(ids.field(ugm::user_group_id).eq(id))
             ),
@@ -91,16 +110,27 @@ macro_rules! load_page {
     };
 }
 
-/// Loads one page of memberships in id order.
-pub fn page(conn: &mut DbConnection, page: &Page) -> QueryResult<Vec<MembershipRow>> {
-    if page.with_relations {
-        let rows: Vec<(Membership, User, UserGroup)> = load_page!(
+/// Loads at most `limit` memberships of a scope in id order, from `from`.
+fn chunk(
+    conn: &mut DbConnection,
+    list: InScope,
+    from: Position,
+    limit: i64,
+) -> QueryResult<Vec<MembershipRow>> {
+    if list.with_relations {
+        let rows: Vec<(Membership, User, UserGroup)> = load_chunk!(
             conn,
-            page,
+            list.scope,
+            from,
+            limit,
             ugm::table
                 .inner_join(users::table)
                 .inner_join(user_groups::table)
-                .select((MEMBERSHIP_COLUMNS, USER_COLUMNS, USER_GROUP_COLUMNS))
+                .select((
+                    Membership::as_select(),
+                    User::as_select(),
+                    UserGroup::as_select(),
+                ))
         )?;
         Ok(rows
             .into_iter()
@@ -111,7 +141,13 @@ pub fn page(conn: &mut DbConnection, page: &Page) -> QueryResult<Vec<MembershipR
             })
             .collect())
     } else {
-        let rows: Vec<Membership> = load_page!(conn, page, ugm::table.select(MEMBERSHIP_COLUMNS))?;
+        let rows: Vec<Membership> = load_chunk!(
+            conn,
+            list.scope,
+            from,
+            limit,
+            ugm::table.select(Membership::as_select())
+        )?;
         Ok(rows
             .into_iter()
             .map(|membership| MembershipRow {
@@ -134,7 +170,11 @@ pub fn find(
             .inner_join(users::table)
             .inner_join(user_groups::table)
             .filter(ugm::id.eq(id))
-            .select((MEMBERSHIP_COLUMNS, USER_COLUMNS, USER_GROUP_COLUMNS))
+            .select((
+                Membership::as_select(),
+                User::as_select(),
+                UserGroup::as_select(),
+            ))
             .first(conn)
             .optional()?;
         Ok(row.map(|(membership, user, user_group)| MembershipRow {
@@ -145,7 +185,7 @@ pub fn find(
     } else {
         let row: Option<Membership> = ugm::table
             .filter(ugm::id.eq(id))
-            .select(MEMBERSHIP_COLUMNS)
+            .select(Membership::as_select())
             .first(conn)
             .optional()?;
         Ok(row.map(|membership| MembershipRow {
@@ -172,7 +212,8 @@ pub fn position(conn: &mut DbConnection, id: i64) -> QueryResult<i64> {
     ugm::table.filter(ugm::id.le(id)).count().get_result(conn)
 }
 
-/// Creates a membership, or says in plain words why it cannot exist.
+/// Creates a membership, or says why it cannot exist: every problem, in
+/// order (the user, the group, then the pair).
 ///
 /// Uniqueness is the database's unique index, not the check before the
 /// insert, so two concurrent creates of one pair give exactly one row.
@@ -180,7 +221,7 @@ pub fn create(
     conn: &mut DbConnection,
     user_id: i64,
     user_group_id: i64,
-) -> QueryResult<Result<Membership, Vec<String>>> {
+) -> QueryResult<Result<Membership, Vec<Refusal>>> {
     use diesel::dsl::exists;
     // One round trip for the three checks. The pair check is only a fast
     // path: it spares PostgreSQL a sequence number per refused duplicate,
@@ -197,36 +238,44 @@ pub fn create(
     .get_result(conn)?;
     let mut problems = Vec::new();
     if !user {
-        problems.push(format!("User {user_id} does not exist."));
+        problems.push(Refusal::UnknownUser(user_id));
     }
     if !group {
-        problems.push(format!("User group {user_group_id} does not exist."));
+        problems.push(Refusal::UnknownUserGroup(user_group_id));
     }
     if pair && problems.is_empty() {
-        problems.push(DUPLICATE.to_string());
+        problems.push(Refusal::DuplicateMembership);
     }
     if !problems.is_empty() {
         return Ok(Err(problems));
     }
     let at = now();
     let inserted = diesel::insert_into(ugm::table)
-        .values((
-            ugm::user_id.eq(user_id),
-            ugm::user_group_id.eq(user_group_id),
-            ugm::created_at.eq(at),
-            ugm::updated_at.eq(at),
-        ))
-        .returning(MEMBERSHIP_COLUMNS)
+        .values(NewMembership {
+            user_id,
+            user_group_id,
+            created_at: at,
+            updated_at: at,
+        })
+        .returning(columns::<Membership>())
         .get_result::<Membership>(conn);
     match inserted {
         Ok(m) => Ok(Ok(m)),
-        Err(e) if is_unique_violation(&e) => Ok(Err(vec![DUPLICATE.to_string()])),
+        Err(e) if is_unique_violation(&e) => Ok(Err(vec![Refusal::DuplicateMembership])),
         // Deleted between the check and the insert.
-        Err(e) if is_foreign_key_violation(&e) => Ok(Err(vec![
-            "The user or the user group was deleted meanwhile.".to_string(),
-        ])),
+        Err(e) if is_foreign_key_violation(&e) => Ok(Err(vec![Refusal::DeletedMeanwhile])),
         Err(e) => Err(e),
     }
+}
+
+/// A membership as inserted.
+#[derive(Insertable)]
+#[diesel(table_name = ugm)]
+struct NewMembership {
+    user_id: i64,
+    user_group_id: i64,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
 }
 
 /// Deletes a membership; false when there was none.

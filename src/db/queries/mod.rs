@@ -6,7 +6,39 @@ pub mod memberships;
 pub mod user_groups;
 pub mod users;
 
+use diesel::QueryResult;
 use diesel::result::{DatabaseErrorKind, Error};
+
+use crate::db::DbConnection;
+
+/// Where a chunk of an id-ordered list starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// After skipping this many rows: the first chunk of a slice.
+    Offset(i64),
+    /// After this id: every later chunk (a keyset scan, as cheap a million
+    /// rows in as at the start).
+    After(i64),
+}
+
+/// A list served in id order (memberships in a scope, all users, all user
+/// groups): counted, read chunk by chunk, and versioned for a weak ETag.
+pub trait List: Send + Sync + 'static {
+    type Row: Send + 'static;
+    /// How many rows the list holds.
+    fn count(&self, conn: &mut DbConnection) -> QueryResult<i64>;
+    /// At most `limit` rows in id order, from `from`.
+    fn chunk(
+        &self,
+        conn: &mut DbConnection,
+        from: Position,
+        limit: i64,
+    ) -> QueryResult<Vec<Self::Row>>;
+    /// Changes whenever the list does; `total` is what `count` answered.
+    fn version(&self, conn: &mut DbConnection, total: i64) -> QueryResult<String>;
+    /// The id a row is ordered (and a keyset scan continued) by.
+    fn id(row: &Self::Row) -> i64;
+}
 
 /// True for a unique-constraint violation, on either backend.
 pub(crate) fn is_unique_violation(e: &Error) -> bool {

@@ -1,12 +1,15 @@
 //! User groups.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::models::{USER_GROUP_COLUMNS, UserGroup, now};
+use crate::db::models::{UserGroup, columns, now};
 use crate::db::schema::user_groups;
+use crate::domain::Refusal;
+use crate::domain::text;
 
-use crate::db::queries::is_unique_violation;
+use crate::db::queries::{List, Position, is_unique_violation};
 
 pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
@@ -18,7 +21,7 @@ pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<UserGroup>> {
     user_groups::table
         .filter(user_groups::id.eq(id))
-        .select(USER_GROUP_COLUMNS)
+        .select(UserGroup::as_select())
         .first(conn)
         .optional()
 }
@@ -26,68 +29,94 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<UserGroup>> 
 /// All user groups in id order.
 pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<UserGroup>> {
     user_groups::table
-        .select(USER_GROUP_COLUMNS)
+        .select(UserGroup::as_select())
         .order(user_groups::id.asc())
         .load(conn)
 }
 
-/// Creates a group, or says why not (a blank or taken name).
+/// Creates a group, or says why not: the name and description's problems
+/// (both, in that order), or a taken name.
 pub fn create(
     conn: &mut DbConnection,
     name: &str,
     description: Option<&str>,
-) -> QueryResult<Result<UserGroup, Vec<String>>> {
+) -> QueryResult<Result<UserGroup, Vec<Refusal>>> {
     let name = name.trim();
     if let Err(problems) = check_fields(Some(name), description) {
         return Ok(Err(problems));
     }
     let at = now();
     let inserted = diesel::insert_into(user_groups::table)
-        .values((
-            user_groups::name.eq(name),
-            user_groups::description.eq(description),
-            user_groups::created_at.eq(at),
-            user_groups::updated_at.eq(at),
-        ))
-        .returning(USER_GROUP_COLUMNS)
+        .values(NewUserGroup {
+            name,
+            description,
+            created_at: at,
+            updated_at: at,
+        })
+        .returning(columns::<UserGroup>())
         .get_result::<UserGroup>(conn);
     match inserted {
         Ok(g) => Ok(Ok(g)),
-        Err(e) if is_unique_violation(&e) => Ok(Err(vec![taken(name)])),
+        Err(e) if is_unique_violation(&e) => Ok(Err(vec![Refusal::GroupNameTaken(name.into())])),
         Err(e) => Err(e),
     }
+}
+
+/// A group as inserted (no description bound as NULL, as before).
+#[derive(Insertable)]
+#[diesel(table_name = user_groups, treat_none_as_default_value = false)]
+struct NewUserGroup<'a> {
+    name: &'a str,
+    description: Option<&'a str>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
 }
 
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     user_groups::table.count().get_result(conn)
 }
 
-/// A page of user groups in id order: after an id, or skipping `offset`.
-pub fn page(
-    conn: &mut DbConnection,
-    after_id: Option<i64>,
-    offset: i64,
-    limit: i64,
-) -> QueryResult<Vec<UserGroup>> {
-    let mut q = user_groups::table
-        .select(USER_GROUP_COLUMNS)
-        .order(user_groups::id.asc())
-        .limit(limit)
-        .into_boxed();
-    if let Some(after) = after_id {
-        q = q.filter(user_groups::id.gt(after));
+/// Every user group, as a [`List`].
+#[derive(Debug, Clone, Copy)]
+pub struct AllGroups;
+
+impl List for AllGroups {
+    type Row = UserGroup;
+
+    fn count(&self, conn: &mut DbConnection) -> QueryResult<i64> {
+        count(conn)
     }
-    if offset > 0 {
-        q = q.offset(offset);
+
+    fn chunk(
+        &self,
+        conn: &mut DbConnection,
+        from: Position,
+        limit: i64,
+    ) -> QueryResult<Vec<UserGroup>> {
+        let q = user_groups::table
+            .select(UserGroup::as_select())
+            .order(user_groups::id.asc())
+            .limit(limit);
+        match from {
+            Position::Offset(offset) => q.offset(offset).load(conn),
+            Position::After(id) => q.filter(user_groups::id.gt(id)).load(conn),
+        }
     }
-    q.load(conn)
+
+    fn version(&self, conn: &mut DbConnection, _total: i64) -> QueryResult<String> {
+        version(conn)
+    }
+
+    fn id(group: &UserGroup) -> i64 {
+        group.id
+    }
 }
 
 /// Changes whenever the list of groups does: count, highest id (ids are
 /// never reused) and latest update.
 pub fn version(conn: &mut DbConnection) -> QueryResult<String> {
     use diesel::dsl::max;
-    let (n, top, at): (i64, Option<i64>, Option<chrono::NaiveDateTime>) = user_groups::table
+    let (n, top, at): (i64, Option<i64>, Option<NaiveDateTime>) = user_groups::table
         .select((
             diesel::dsl::count_star(),
             max(user_groups::id),
@@ -101,19 +130,17 @@ pub fn version(conn: &mut DbConnection) -> QueryResult<String> {
     ))
 }
 
-/// The name and description rules of `domain::text`.
-fn check_name(name: &str) -> Result<(), String> {
-    crate::domain::text::check_name("Name", name)
-}
-
-fn check_fields(name: Option<&str>, description: Option<&str>) -> Result<(), Vec<String>> {
-    let problems: Vec<String> = [
-        name.map(check_name),
-        description.map(crate::domain::text::check_description),
+/// The name and description rules of `domain::text`: every problem, the
+/// name's first.
+fn check_fields(name: Option<&str>, description: Option<&str>) -> Result<(), Vec<Refusal>> {
+    let problems: Vec<Refusal> = [
+        name.map(|n| text::check_name("Name", n)),
+        description.map(text::check_description),
     ]
     .into_iter()
     .flatten()
     .filter_map(Result::err)
+    .map(Refusal::Invalid)
     .collect();
     if problems.is_empty() {
         Ok(())
@@ -122,8 +149,14 @@ fn check_fields(name: Option<&str>, description: Option<&str>) -> Result<(), Vec
     }
 }
 
-fn taken(name: &str) -> String {
-    format!("A user group named \"{name}\" already exists.")
+/// What an update sets: each field left `None` stays as it is
+/// (`description: Some(None)` clears it); `updated_at` always changes.
+#[derive(AsChangeset)]
+#[diesel(table_name = user_groups)]
+struct GroupChanges<'a> {
+    name: Option<&'a str>,
+    description: Option<Option<&'a str>>,
+    updated_at: NaiveDateTime,
 }
 
 /// Changes what is given: `name` when Some, `description` when Some (Some(None)
@@ -133,38 +166,25 @@ pub fn update(
     id: i64,
     name: Option<&str>,
     description: Option<Option<&str>>,
-) -> QueryResult<Result<Option<UserGroup>, Vec<String>>> {
+) -> QueryResult<Result<Option<UserGroup>, Vec<Refusal>>> {
     let name = name.map(str::trim);
     if let Err(problems) = check_fields(name, description.flatten()) {
         return Ok(Err(problems));
     }
-    let target = user_groups::table.filter(user_groups::id.eq(id));
-    let at = now();
-    let result = match (name, description) {
-        (Some(n), Some(d)) => diesel::update(target)
-            .set((
-                user_groups::name.eq(n),
-                user_groups::description.eq(d),
-                user_groups::updated_at.eq(at),
-            ))
-            .execute(conn),
-        (Some(n), None) => diesel::update(target)
-            .set((user_groups::name.eq(n), user_groups::updated_at.eq(at)))
-            .execute(conn),
-        (None, Some(d)) => diesel::update(target)
-            .set((
-                user_groups::description.eq(d),
-                user_groups::updated_at.eq(at),
-            ))
-            .execute(conn),
-        (None, None) => diesel::update(target)
-            .set(user_groups::updated_at.eq(at))
-            .execute(conn),
+    let changes = GroupChanges {
+        name,
+        description,
+        updated_at: now(),
     };
+    let result = diesel::update(user_groups::table.filter(user_groups::id.eq(id)))
+        .set(&changes)
+        .execute(conn);
     match result {
         Ok(0) => Ok(Ok(None)),
         Ok(_) => Ok(Ok(find(conn, id)?)),
-        Err(e) if is_unique_violation(&e) => Ok(Err(vec![taken(name.unwrap_or_default())])),
+        Err(e) if is_unique_violation(&e) => Ok(Err(vec![Refusal::GroupNameTaken(
+            name.unwrap_or_default().into(),
+        )])),
         Err(e) => Err(e),
     }
 }

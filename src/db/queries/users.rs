@@ -4,12 +4,16 @@
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::models::{USER_COLUMNS, User, now};
+use crate::db::models::{User, columns, now};
 use crate::db::schema::{user_group_memberships, users};
+use crate::domain::Refusal;
 
-use crate::db::queries::is_unique_violation;
+use crate::db::queries::{List, Position, is_unique_violation};
 
-/// What `users create` stores.
+/// What `users create` stores (with the time it was created). A `None` is
+/// bound as NULL, so the statement is the same whatever is left out.
+#[derive(Insertable)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 pub struct NewUser<'a> {
     pub login: &'a str,
     pub name: &'a str,
@@ -30,7 +34,7 @@ pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
     users::table
         .filter(users::id.eq(id))
-        .select(USER_COLUMNS)
+        .select(User::as_select())
         .first(conn)
         .optional()
 }
@@ -41,7 +45,7 @@ pub fn find_by_token_digest(conn: &mut DbConnection, digest: &str) -> QueryResul
     users::table
         .filter(users::token_digest.eq(digest))
         .filter(users::disabled_at.is_null())
-        .select(USER_COLUMNS)
+        .select(User::as_select())
         .first(conn)
         .optional()
 }
@@ -56,7 +60,7 @@ pub fn find_with_password(
     users::table
         .filter(users::login.eq(login))
         .filter(users::disabled_at.is_null())
-        .select((USER_COLUMNS, users::password_digest))
+        .select((User::as_select(), users::password_digest))
         .first(conn)
         .optional()
 }
@@ -65,7 +69,7 @@ pub fn find_with_password(
 /// [`User`] itself has no such field, so the API's rows stay as they were).
 pub fn list_with_state(conn: &mut DbConnection) -> QueryResult<Vec<(User, bool)>> {
     users::table
-        .select((USER_COLUMNS, users::disabled_at.is_not_null()))
+        .select((User::as_select(), users::disabled_at.is_not_null()))
         .order(users::id.asc())
         .load(conn)
 }
@@ -73,33 +77,21 @@ pub fn list_with_state(conn: &mut DbConnection) -> QueryResult<Vec<(User, bool)>
 /// All users in id order.
 pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<User>> {
     users::table
-        .select(USER_COLUMNS)
+        .select(User::as_select())
         .order(users::id.asc())
         .load(conn)
 }
 
-/// Creates a user; `Err(message)` when the login is taken.
-pub fn create(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<Result<User, String>> {
+/// Creates a user; `Err(LoginTaken)` when the login is taken.
+pub fn create(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<Result<User, Refusal>> {
     let at = now();
     let inserted = diesel::insert_into(users::table)
-        .values((
-            users::login.eq(new.login),
-            users::name.eq(new.name),
-            users::email_address.eq(new.email_address),
-            users::user_group_manager.eq(new.user_group_manager),
-            users::password_digest.eq(new.password_digest),
-            users::token_digest.eq(Some(new.token_digest)),
-            users::created_at.eq(at),
-            users::updated_at.eq(at),
-        ))
-        .returning(USER_COLUMNS)
+        .values((new, users::created_at.eq(at), users::updated_at.eq(at)))
+        .returning(columns::<User>())
         .get_result::<User>(conn);
     match inserted {
         Ok(u) => Ok(Ok(u)),
-        Err(e) if is_unique_violation(&e) => Ok(Err(format!(
-            "a user with login '{}' already exists",
-            new.login
-        ))),
+        Err(e) if is_unique_violation(&e) => Ok(Err(Refusal::LoginTaken(new.login.into()))),
         Err(e) => Err(e),
     }
 }
@@ -161,7 +153,7 @@ pub fn update(
 ) -> QueryResult<Option<User>> {
     diesel::update(users::table.filter(users::login.eq(login)))
         .set((changes, users::updated_at.eq(now())))
-        .returning(USER_COLUMNS)
+        .returning(columns::<User>())
         .get_result(conn)
         .optional()
 }
@@ -238,25 +230,35 @@ pub fn delete_by_login(conn: &mut DbConnection, login: &str) -> QueryResult<Opti
     })
 }
 
-/// A page of users in id order: after an id, or skipping `offset`.
-pub fn page(
-    conn: &mut DbConnection,
-    after_id: Option<i64>,
-    offset: i64,
-    limit: i64,
-) -> QueryResult<Vec<User>> {
-    let mut q = users::table
-        .select(USER_COLUMNS)
-        .order(users::id.asc())
-        .limit(limit)
-        .into_boxed();
-    if let Some(after) = after_id {
-        q = q.filter(users::id.gt(after));
+/// Every user, as a [`List`].
+#[derive(Debug, Clone, Copy)]
+pub struct AllUsers;
+
+impl List for AllUsers {
+    type Row = User;
+
+    fn count(&self, conn: &mut DbConnection) -> QueryResult<i64> {
+        count(conn)
     }
-    if offset > 0 {
-        q = q.offset(offset);
+
+    fn chunk(&self, conn: &mut DbConnection, from: Position, limit: i64) -> QueryResult<Vec<User>> {
+        let q = users::table
+            .select(User::as_select())
+            .order(users::id.asc())
+            .limit(limit);
+        match from {
+            Position::Offset(offset) => q.offset(offset).load(conn),
+            Position::After(id) => q.filter(users::id.gt(id)).load(conn),
+        }
     }
-    q.load(conn)
+
+    fn version(&self, conn: &mut DbConnection, _total: i64) -> QueryResult<String> {
+        version(conn)
+    }
+
+    fn id(user: &User) -> i64 {
+        user.id
+    }
 }
 
 /// Changes whenever the list of users does: count, highest id (ids are

@@ -1,0 +1,94 @@
+//! Why something asked of syncd is refused for a reason its sender can fix:
+//! a missing user, group or membership, a taken name or login, a duplicate
+//! membership, text that breaks a rule of [`crate::domain::text`].
+//!
+//! The queries, the API, the managers' page, the command line and the import
+//! all refuse with these, and their words (the contract's exact sentences,
+//! `docs/API.md`) are written here and nowhere else. What status a refusal
+//! answers over HTTP is decided in one place, `From<Refusal> for ApiError`
+//! in `src/http/errors.rs`.
+
+use crate::domain::text::printable;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// No user has this id.
+    #[error("User {0} does not exist.")]
+    UnknownUser(i64),
+    /// No user group has this id.
+    #[error("User group {0} does not exist.")]
+    UnknownUserGroup(i64),
+    /// No membership has this id.
+    #[error("Membership {0} does not exist.")]
+    UnknownMembership(i64),
+    /// The user is already in the group.
+    #[error("Membership with this User and Group already exists.")]
+    DuplicateMembership,
+    /// The user or the group was deleted between the check and the insert.
+    #[error("The user or the user group was deleted meanwhile.")]
+    DeletedMeanwhile,
+    /// Another group has this name.
+    #[error("A user group named \"{0}\" already exists.")]
+    GroupNameTaken(String),
+    /// Another user has this login (`users create`).
+    #[error("a user with login '{0}' already exists")]
+    LoginTaken(String),
+    /// No user has this login (the command line, the import); printed with
+    /// anything a terminal would act on escaped.
+    #[error("there is no user with login '{}'", printable(.0))]
+    UnknownLogin(String),
+    /// No user group has this name (the import); escaped as above.
+    #[error("there is no user group named '{}'", printable(.0))]
+    UnknownGroupName(String),
+    /// Text that breaks a rule of [`crate::domain::text`], in that rule's
+    /// words.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Refusal {
+    /// True when the refusal is that a thing named by its id does not exist.
+    pub fn is_unknown_id(&self) -> bool {
+        matches!(
+            self,
+            Refusal::UnknownUser(_) | Refusal::UnknownUserGroup(_) | Refusal::UnknownMembership(_)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Refusal;
+
+    #[test]
+    fn the_contracts_words() {
+        assert_eq!(
+            Refusal::UnknownUser(7).to_string(),
+            "User 7 does not exist."
+        );
+        assert_eq!(
+            Refusal::UnknownUserGroup(7).to_string(),
+            "User group 7 does not exist."
+        );
+        assert_eq!(
+            Refusal::UnknownMembership(7).to_string(),
+            "Membership 7 does not exist."
+        );
+        assert_eq!(
+            Refusal::DuplicateMembership.to_string(),
+            "Membership with this User and Group already exists."
+        );
+        assert_eq!(
+            Refusal::GroupNameTaken("Editors".into()).to_string(),
+            "A user group named \"Editors\" already exists."
+        );
+        assert_eq!(
+            Refusal::UnknownLogin("a\u{1b}b".into()).to_string(),
+            "there is no user with login 'a\\u{1b}b'"
+        );
+        assert_eq!(
+            Refusal::Invalid("Name can't be blank.".into()).to_string(),
+            "Name can't be blank."
+        );
+    }
+}
