@@ -37,7 +37,7 @@ pub fn run(database: &DatabaseOptions, command: Command) -> anyhow::Result<()> {
             // Escaped: a description stored before the text rules (or
             // straight in the database) may hold an escape sequence that
             // would act on the operator's terminal.
-            for g in user_groups::list(&mut conn)? {
+            for g in user_groups::all(&mut conn)? {
                 println!(
                     "{}\t{}\t{}",
                     g.id,

@@ -131,7 +131,7 @@ pub fn run(database: &DatabaseOptions, command: Command) -> anyhow::Result<()> {
             // ago may hold an escape sequence that would act on the
             // operator's terminal. The disabled state is the last column,
             // so scripts reading the first five still read them.
-            for (u, disabled) in users::list_with_state(&mut conn)? {
+            for (u, disabled) in users::all_with_state(&mut conn)? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     u.id,

@@ -27,7 +27,7 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<UserGroup>> 
 }
 
 /// All user groups in id order.
-pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<UserGroup>> {
+pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<UserGroup>> {
     user_groups::table
         .select(UserGroup::as_select())
         .order(user_groups::id.asc())

@@ -67,17 +67,9 @@ pub fn find_with_password(
 
 /// All users in id order, each with whether it is disabled (for `users list`;
 /// [`User`] itself has no such field, so the API's rows stay as they were).
-pub fn list_with_state(conn: &mut DbConnection) -> QueryResult<Vec<(User, bool)>> {
+pub fn all_with_state(conn: &mut DbConnection) -> QueryResult<Vec<(User, bool)>> {
     users::table
         .select((User::as_select(), users::disabled_at.is_not_null()))
-        .order(users::id.asc())
-        .load(conn)
-}
-
-/// All users in id order.
-pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<User>> {
-    users::table
-        .select(User::as_select())
         .order(users::id.asc())
         .load(conn)
 }
