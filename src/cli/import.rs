@@ -21,7 +21,7 @@ use crate::db::models::now;
 use crate::db::queries::bulk;
 use crate::db::queries::bulk::{ImportedGroup, ImportedUser};
 use crate::domain::Refusal;
-use crate::domain::text::{check_description, check_email, check_name, printable};
+use crate::domain::text::{GroupName, check_description, check_email, check_name, printable};
 use crate::security::credentials::{generate_token, token_digest};
 use diesel::{Connection, RunQueryDsl};
 
@@ -154,9 +154,9 @@ impl Kind for Groups {
     const REQUIRED: usize = 1;
 
     fn parse(&self, f: &[&str]) -> Result<ImportedGroup, String> {
-        let name = f[0];
         // The same rules as `groups create` and the API (`domain::text`).
-        check_name("Name", name)?;
+        GroupName::parse(f[0])?;
+        let name = f[0];
         if !f[1].is_empty() {
             check_description(f[1])?;
         }

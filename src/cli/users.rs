@@ -270,9 +270,9 @@ fn new_password_digest(login: &str) -> anyhow::Result<String> {
 }
 
 /// Logins go in Basic credentials and command lines: no colon, no spaces
-/// (the rule is `domain::text::check_login`).
+/// (the rule is `domain::text::Login`).
 pub fn validate_login(login: &str) -> anyhow::Result<()> {
-    if let Err(why) = crate::domain::text::check_login(login) {
+    if let Err(why) = crate::domain::text::Login::parse(login) {
         bail!(
             "invalid login '{}': {why}",
             crate::domain::text::printable(login)

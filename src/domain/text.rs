@@ -30,7 +30,7 @@ pub const MAX_EMAIL_BYTES: usize = 254;
 /// Whether `login` can be a login at all. A Basic user name of 64 hex
 /// digits is an API token sent Highrise style, never a login, so logins of
 /// that shape are refused too: the two can then never be confused.
-pub fn is_login(login: &str) -> bool {
+fn is_login(login: &str) -> bool {
     !login.is_empty()
         && login.len() <= MAX_LOGIN_CHARS
         && login
@@ -56,6 +56,39 @@ pub fn check_login(login: &str) -> Result<(), String> {
         "Login must be 1 to {MAX_LOGIN_CHARS} letters, digits and . _ @ + - (got \"{}\").",
         printable(&login.chars().take(MAX_LOGIN_CHARS + 1).collect::<String>())
     ))
+}
+
+/// A login that follows the rule ([`check_login`]): made by [`Login::parse`]
+/// only, so holding one means it was checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login(String);
+
+impl Login {
+    pub fn parse(text: &str) -> Result<Login, String> {
+        check_login(text)?;
+        Ok(Login(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A user group's name, trimmed, that follows [`check_name`]: made by
+/// [`GroupName::parse`] only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupName(String);
+
+impl GroupName {
+    pub fn parse(text: &str) -> Result<GroupName, String> {
+        let name = text.trim();
+        check_name("Name", name)?;
+        Ok(GroupName(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A user's or a group's name: not blank, bounded, one line of visible text.

@@ -139,7 +139,7 @@ async fn password_sign_in(
     login: String,
     password: String,
 ) -> Result<User, ApiError> {
-    let possible = text::is_login(&login);
+    let possible = text::Login::parse(&login).is_ok();
     let lockout = &state.sign_in_failures;
     let attempt = match lockout.begin(address, possible.then(|| login_key(&login))) {
         Ok(attempt) => attempt,

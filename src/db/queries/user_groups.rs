@@ -134,7 +134,7 @@ pub fn version(conn: &mut DbConnection) -> QueryResult<String> {
 /// name's first.
 fn check_fields(name: Option<&str>, description: Option<&str>) -> Result<(), Vec<Refusal>> {
     let problems: Vec<Refusal> = [
-        name.map(|n| text::check_name("Name", n)),
+        name.map(|n| text::GroupName::parse(n).map(drop)),
         description.map(text::check_description),
     ]
     .into_iter()
