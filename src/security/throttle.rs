@@ -17,9 +17,16 @@ pub struct Limit {
     pub window: Duration,
 }
 
-impl fmt::Debug for Limit {
+/// As it is written on the command line (clap shows the default so).
+impl fmt::Display for Limit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}s", self.count, self.window.as_secs())
+    }
+}
+
+impl fmt::Debug for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

@@ -48,7 +48,7 @@ fn me(app: &TestApp, client: &Client, header: (&str, &str)) -> Answer {
 #[test]
 fn failed_sign_ins_from_one_address_are_throttled_with_429_and_retry_after() {
     let app = spawn_app_guarded(Guards {
-        auth_failures: limit("3/2s"),
+        auth_failure_limit: limit("3/2s"),
         ..Guards::default()
     });
     insert_user(&app.pool, "alice", true, Some("right horse battery"));
@@ -88,7 +88,7 @@ fn failed_sign_ins_from_one_address_are_throttled_with_429_and_retry_after() {
 #[test]
 fn wrong_tokens_lock_nobody_out_and_a_locked_address_still_takes_valid_tokens() {
     let app = spawn_app_guarded(Guards {
-        auth_failures: limit("3/60s"),
+        auth_failure_limit: limit("3/60s"),
         ..Guards::default()
     });
     let office = client_from(4);
@@ -121,7 +121,7 @@ fn wrong_tokens_lock_nobody_out_and_a_locked_address_still_takes_valid_tokens() 
 #[test]
 fn failed_sign_ins_for_one_login_are_throttled_from_any_address() {
     let app = spawn_app_guarded(Guards {
-        auth_failures: limit("3/60s"),
+        auth_failure_limit: limit("3/60s"),
         ..Guards::default()
     });
     insert_user(&app.pool, "alice", true, Some("right horse"));
@@ -154,7 +154,7 @@ fn failed_sign_ins_for_one_login_are_throttled_from_any_address() {
 #[test]
 fn a_successful_sign_in_clears_the_count_of_its_login() {
     let app = spawn_app_guarded(Guards {
-        auth_failures: limit("3/60s"),
+        auth_failure_limit: limit("3/60s"),
         ..Guards::default()
     });
     insert_user(&app.pool, "alice", true, Some("right horse"));
@@ -175,7 +175,7 @@ fn a_successful_sign_in_clears_the_count_of_its_login() {
 #[test]
 fn a_wrong_password_and_an_unknown_login_look_the_same() {
     let app = spawn_app_guarded(Guards {
-        auth_failures: limit("1000/60s"),
+        auth_failure_limit: limit("1000/60s"),
         ..Guards::default()
     });
     insert_user(&app.pool, "alice", true, Some("right horse"));

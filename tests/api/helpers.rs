@@ -12,14 +12,16 @@ use std::time::{Duration, Instant};
 use diesel::RunQueryDsl;
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::HeaderMap;
+use syncd::config::{self, Config};
 use syncd::db;
 use syncd::db::queries::{memberships, user_groups, users};
 use syncd::db::{DbPool, PoolSettings};
 use syncd::http::cross_site::AllowedOrigins;
 use syncd::security::credentials::{generate_token, hash_password, token_digest};
 use syncd::security::throttle::Limit;
-use syncd::server::{Application, ServerSettings};
-use syncd::state::AppState;
+use syncd::server::Application;
+/// What a test server is configured to refuse.
+pub use syncd::state::Guards;
 
 pub struct TestApp {
     pub address: String,
@@ -194,28 +196,6 @@ pub fn spawn_app_allowing(list: &str) -> TestApp {
     })
 }
 
-/// What a test server is configured to refuse.
-pub struct Guards {
-    pub allowed_origins: AllowedOrigins,
-    pub auth_failures: Limit,
-    pub rate_limit: Option<Limit>,
-    pub request_timeout: Duration,
-    /// Addresses (and logins) the sign-in lockout holds at most.
-    pub lockout_keys: usize,
-}
-
-impl Default for Guards {
-    fn default() -> Guards {
-        Guards {
-            allowed_origins: AllowedOrigins::default(),
-            auth_failures: syncd::state::DEFAULT_AUTH_FAILURE_LIMIT,
-            rate_limit: None,
-            request_timeout: syncd::server::DEFAULT_REQUEST_TIMEOUT,
-            lockout_keys: 100_000,
-        }
-    }
-}
-
 /// `spawn_app` with other limits.
 pub fn spawn_app_guarded(guards: Guards) -> TestApp {
     let database = TestDatabase::new();
@@ -245,19 +225,20 @@ fn spawn_server_guarded(
 ) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().unwrap().port();
-    let state = AppState::new(pool.clone(), guards.allowed_origins)
-        .with_limits(guards.auth_failures, guards.rate_limit)
-        .with_lockout_capacity(guards.lockout_keys);
-    let settings = ServerSettings {
-        workers: 2,
-        shutdown_timeout: Duration::from_secs(1),
-        request_timeout: guards.request_timeout,
-        ..ServerSettings::default()
+    let config = Config {
+        server: config::Server {
+            workers: 2,
+            shutdown_timeout: Duration::from_secs(1),
+            ..config::Server::default()
+        },
+        guards,
+        ..Config::default()
     };
+    let server_pool = pool.clone();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
-            let app = Application::build(listener, state, &settings).expect("build the server");
+            let app = Application::build(listener, &config, server_pool).expect("build the server");
             tx.send(app.handle()).unwrap();
             let _ = app.run().await;
         })

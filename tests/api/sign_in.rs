@@ -63,7 +63,7 @@ fn count(statuses: &[u16], status: u16) -> usize {
 #[test]
 fn concurrent_wrong_passwords_get_no_more_checks_than_the_limit() {
     let app = spawn_app_guarded(Guards {
-        auth_failures: limit("10/60s"),
+        auth_failure_limit: limit("10/60s"),
         ..Guards::default()
     });
     insert_user(&app.pool, "alice", true, Some("right horse battery"));
@@ -98,7 +98,7 @@ fn concurrent_wrong_passwords_get_no_more_checks_than_the_limit() {
 #[test]
 fn a_flood_of_new_addresses_and_logins_forgets_no_lockout() {
     let app = spawn_app_guarded(Guards {
-        auth_failures: limit("3/60s"),
+        auth_failure_limit: limit("3/60s"),
         lockout_keys: 20,
         ..Guards::default()
     });
@@ -160,7 +160,7 @@ fn a_flood_of_new_addresses_and_logins_forgets_no_lockout() {
 #[test]
 fn a_login_that_cannot_exist_is_a_counted_failure_not_a_500() {
     let app = spawn_app_guarded(Guards {
-        auth_failures: limit("3/60s"),
+        auth_failure_limit: limit("3/60s"),
         ..Guards::default()
     });
     let from = loopback(0, 9, 1);
