@@ -3,6 +3,7 @@
 //! rates (`throttle`).
 
 pub mod credentials;
+pub mod expiring;
 pub mod lockout;
 pub mod password_checkers;
 pub mod throttle;
