@@ -10,9 +10,9 @@ use crate::db::{DbConnection, DbPool};
 use crate::defaults;
 use crate::http::cross_site::AllowedOrigins;
 use crate::http::errors::ApiError;
-use crate::security::credentials::{PasswordCache, TokenCache};
 use crate::security::lockout::Lockout;
 use crate::security::password_checkers::PasswordCheckers;
+use crate::security::secrets::{PasswordCache, TokenCache};
 use crate::security::throttle::{Limit, Throttle};
 
 /// Threads checking passwords at once. One: argon2 takes a core for about

@@ -21,7 +21,7 @@ use crate::db::models::now;
 use crate::db::queries::bulk;
 use crate::db::queries::bulk::{ImportedGroup, ImportedUser};
 use crate::domain::text::{check_description, check_email, check_name, printable};
-use crate::security::credentials::{generate_token, token_digest};
+use crate::security::secrets::{generate_token, token_digest};
 use diesel::{Connection, RunQueryDsl};
 
 #[derive(Subcommand, Debug)]

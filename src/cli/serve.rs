@@ -16,7 +16,7 @@ use crate::db::queries::users;
 use crate::db::queries::users::NewUser;
 use crate::defaults;
 use crate::http::cross_site::AllowedOrigins;
-use crate::security::credentials::{generate_token, token_digest};
+use crate::security::secrets::{generate_token, token_digest};
 use crate::security::throttle::Limit;
 use crate::server::{Application, descriptors};
 use crate::state::Guards;

@@ -17,7 +17,7 @@ use syncd::db;
 use syncd::db::queries::{memberships, user_groups, users};
 use syncd::db::{DbPool, PoolSettings};
 use syncd::http::cross_site::AllowedOrigins;
-use syncd::security::credentials::{generate_token, hash_password, token_digest};
+use syncd::security::secrets::{generate_token, hash_password, token_digest};
 use syncd::security::throttle::Limit;
 use syncd::server::Application;
 /// What a test server is configured to refuse.
