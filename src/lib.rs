@@ -3,7 +3,9 @@
 //! integration tests drive the same crate.
 
 pub mod cli;
+pub mod config;
 pub mod db;
+pub mod defaults;
 pub mod domain;
 pub mod http;
 pub mod routes;

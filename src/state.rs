@@ -1,25 +1,19 @@
-//! What every handler shares (`AppState`), and running database work off
-//! the async workers (`run_db`, `read_one`).
+//! What every handler shares (`AppState`) and what it is built from
+//! (`Guards`), and running database work off the async workers (`run_db`,
+//! `read_one`).
+
+use std::time::Duration;
 
 use actix_web::web;
 
 use crate::db::{DbConnection, DbPool};
+use crate::defaults;
 use crate::http::cross_site::AllowedOrigins;
 use crate::http::errors::ApiError;
-use crate::security::credentials::{PasswordCache, TokenCache};
 use crate::security::lockout::Lockout;
 use crate::security::password_checkers::PasswordCheckers;
+use crate::security::secrets::{PasswordCache, TokenCache};
 use crate::security::throttle::{Limit, Throttle};
-
-/// Failed sign-ins allowed per client address and per login in a window,
-/// unless `SYNCD_AUTH_FAILURE_LIMIT` says otherwise.
-pub const DEFAULT_AUTH_FAILURE_LIMIT: Limit = Limit {
-    count: 10,
-    window: std::time::Duration::from_secs(60),
-};
-
-/// Clients (addresses, logins, users) counted at once by each throttle.
-const THROTTLED_KEYS: usize = 100_000;
 
 /// Threads checking passwords at once. One: argon2 takes a core for about
 /// 30 ms and 19 MiB, and on a small machine the other cores are for
@@ -29,8 +23,45 @@ const PASSWORD_CHECKERS: usize = 1;
 /// Password sign-ins waiting for a checker; past that, 503 at once.
 const PASSWORD_CHECKS_QUEUED: usize = 8;
 
+/// How long a verified login and password are remembered, and how many.
+const PASSWORD_CACHE_TTL: Duration = Duration::from_secs(300);
+const PASSWORD_CACHE_ENTRIES: usize = 10_000;
+
 /// How long a token, once checked against the database, is taken on trust.
-pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(1);
+const TOKEN_CACHE_ENTRIES: usize = 10_000;
+
+/// What the server refuses: the part of `Config` that [`AppState`] is
+/// built from, and the request timeout. It lives here, not in `config`, so
+/// that the state depends on nothing above it.
+#[derive(Debug, Clone)]
+pub struct Guards {
+    /// Other sites whose pages may post forms here.
+    pub allowed_origins: AllowedOrigins,
+    /// Failed password sign-ins allowed per address and per login.
+    pub auth_failure_limit: Limit,
+    /// Requests per signed-in user (`SYNCD_RATE_LIMIT`); none unless set.
+    pub rate_limit: Option<Limit>,
+    /// How long a client may take to send a request's head, and then its
+    /// body: read by the server (`client_request_timeout`, and
+    /// `http::body::BodyDeadline`), not by the state.
+    pub request_timeout: Duration,
+    /// Addresses, and as many logins, the sign-in lockout holds at most
+    /// (tests make it small).
+    pub lockout_keys: usize,
+}
+
+impl Default for Guards {
+    fn default() -> Guards {
+        Guards {
+            allowed_origins: AllowedOrigins::default(),
+            auth_failure_limit: defaults::AUTH_FAILURE_LIMIT,
+            rate_limit: None,
+            request_timeout: defaults::REQUEST_TIMEOUT,
+            lockout_keys: defaults::THROTTLED_KEYS,
+        }
+    }
+}
 
 /// What every handler shares.
 pub struct AppState {
@@ -45,37 +76,22 @@ pub struct AppState {
     pub sign_in_failures: Lockout,
     /// Requests per signed-in user, when `SYNCD_RATE_LIMIT` is set.
     pub rate_limit: Option<Throttle>,
-    /// How long a request body may take to arrive (set from the server's
-    /// request timeout).
-    pub body_timeout: std::time::Duration,
 }
 
 impl AppState {
-    pub fn new(pool: DbPool, allowed_origins: AllowedOrigins) -> AppState {
+    /// The state `Application::build` shares between its workers.
+    pub fn new(pool: DbPool, guards: &Guards) -> AppState {
         AppState {
-            passwords: PasswordCache::new(std::time::Duration::from_secs(300), 10_000),
+            passwords: PasswordCache::new(PASSWORD_CACHE_TTL, PASSWORD_CACHE_ENTRIES),
             password_checkers: PasswordCheckers::start(PASSWORD_CHECKERS, PASSWORD_CHECKS_QUEUED),
-            tokens: TokenCache::new(TOKEN_CACHE_TTL, 10_000),
-            allowed_origins,
+            tokens: TokenCache::new(TOKEN_CACHE_TTL, TOKEN_CACHE_ENTRIES),
+            allowed_origins: guards.allowed_origins.clone(),
             pool,
-            sign_in_failures: Lockout::new(DEFAULT_AUTH_FAILURE_LIMIT, THROTTLED_KEYS),
-            rate_limit: None,
-            body_timeout: crate::server::DEFAULT_REQUEST_TIMEOUT,
+            sign_in_failures: Lockout::new(guards.auth_failure_limit, guards.lockout_keys),
+            rate_limit: guards
+                .rate_limit
+                .map(|l| Throttle::new(l, defaults::THROTTLED_KEYS)),
         }
-    }
-
-    /// The same state with room for `keys` addresses and as many logins in
-    /// the sign-in lockout (100,000 each unless set; tests make it small).
-    pub fn with_lockout_capacity(mut self, keys: usize) -> AppState {
-        self.sign_in_failures = Lockout::new(self.sign_in_failures.limit(), keys);
-        self
-    }
-
-    /// The same state with other limits on failed sign-ins and on requests.
-    pub fn with_limits(mut self, auth_failures: Limit, rate_limit: Option<Limit>) -> AppState {
-        self.sign_in_failures = Lockout::new(auth_failures, THROTTLED_KEYS);
-        self.rate_limit = rate_limit.map(|l| Throttle::new(l, THROTTLED_KEYS));
-        self
     }
 }
 

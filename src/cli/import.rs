@@ -22,7 +22,7 @@ use crate::db::queries::bulk;
 use crate::db::queries::bulk::{ImportedGroup, ImportedUser};
 use crate::domain::Refusal;
 use crate::domain::text::{GroupName, check_description, check_email, check_name, printable};
-use crate::security::credentials::{generate_token, token_digest};
+use crate::security::secrets::{generate_token, token_digest};
 use diesel::{Connection, RunQueryDsl};
 
 #[derive(Subcommand, Debug)]

@@ -12,8 +12,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 
-use crate::db;
 use crate::db::{DbPool, PoolSettings};
+use crate::{config, db, defaults};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -36,21 +36,26 @@ pub struct DatabaseOptions {
     #[arg(
         long,
         env = "DATABASE_URL",
-        default_value = "syncd.sqlite3",
+        default_value = defaults::DATABASE_URL,
         global = true,
         hide_env_values = true
     )]
     pub database_url: String,
 
     /// Database connections in the pool.
-    #[arg(long, env = "SYNCD_POOL_SIZE", default_value_t = 8, global = true)]
+    #[arg(
+        long,
+        env = "SYNCD_POOL_SIZE",
+        default_value_t = defaults::POOL_SIZE,
+        global = true
+    )]
     pub pool_size: u32,
 
     /// Milliseconds a request waits for a free connection before it answers 503.
     #[arg(
         long,
         env = "SYNCD_POOL_TIMEOUT_MS",
-        default_value_t = 1500,
+        default_value_t = defaults::POOL_TIMEOUT_MS,
         global = true
     )]
     pub pool_timeout_ms: u64,
@@ -59,25 +64,29 @@ pub struct DatabaseOptions {
     #[arg(
         long,
         env = "SYNCD_SQLITE_BUSY_TIMEOUT_MS",
-        default_value_t = 5000,
+        default_value_t = defaults::SQLITE_BUSY_TIMEOUT_MS,
         global = true
     )]
     pub sqlite_busy_timeout_ms: u64,
 }
 
 impl DatabaseOptions {
-    pub fn pool_settings(&self) -> PoolSettings {
-        PoolSettings {
-            max_size: self.pool_size.max(1),
-            connection_timeout: Duration::from_millis(self.pool_timeout_ms.max(1)),
-            sqlite_busy_timeout: Duration::from_millis(self.sqlite_busy_timeout_ms),
+    /// The `database` part of the configuration.
+    pub fn settings(&self) -> config::Database {
+        config::Database {
+            url: self.database_url.clone(),
+            pool: PoolSettings {
+                max_size: self.pool_size.max(1),
+                connection_timeout: Duration::from_millis(self.pool_timeout_ms.max(1)),
+                sqlite_busy_timeout: Duration::from_millis(self.sqlite_busy_timeout_ms),
+            },
         }
     }
 
     /// Opens the database and applies pending migrations, as every
     /// subcommand does first.
     pub fn open(&self) -> anyhow::Result<DbPool> {
-        Ok(db::open(&self.database_url, &self.pool_settings())?)
+        Ok(self.settings().open()?)
     }
 }
 

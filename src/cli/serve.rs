@@ -1,26 +1,30 @@
 //! `syncd serve`: opens the database, creates the first manager on an empty
 //! one, and serves until SIGTERM or Ctrl-C.
 
+use std::fmt;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 
 use crate::cli::DatabaseOptions;
+use crate::config::{self, Config};
 use crate::db::DbPool;
 use crate::db::queries::users;
 use crate::db::queries::users::NewUser;
+use crate::defaults;
 use crate::http::cross_site::AllowedOrigins;
-use crate::security::credentials::{generate_token, token_digest};
+use crate::security::secrets::{generate_token, token_digest};
 use crate::security::throttle::Limit;
-use crate::server::{Application, ServerSettings};
-use crate::state::AppState;
+use crate::server::{Application, descriptors};
+use crate::state::Guards;
 
 #[derive(Args, Debug, Clone)]
 pub struct Opts {
     /// Address to listen on.
-    #[arg(long, env = "SYNCD_BIND", default_value = "127.0.0.1:3000")]
+    #[arg(long, env = "SYNCD_BIND", default_value = defaults::BIND)]
     pub bind: String,
 
     /// HTTP worker threads (default: one per core).
@@ -37,8 +41,13 @@ pub struct Opts {
 
     /// How long a client may take to send a request's head, and then its
     /// body (such as 10s or 500ms); slower ones get 408.
-    #[arg(long, env = "SYNCD_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
-    pub request_timeout: std::time::Duration,
+    #[arg(
+        long,
+        env = "SYNCD_REQUEST_TIMEOUT",
+        default_value_t = Timeout(defaults::REQUEST_TIMEOUT),
+        value_parser = parse_timeout
+    )]
+    pub request_timeout: Timeout,
 
     /// Connections open at once (default: what the open-file limit leaves
     /// after a reserve for the database and logs; never more than that).
@@ -74,7 +83,23 @@ fn tls_config(opts: &Opts) -> anyhow::Result<Option<rustls::ServerConfig>> {
     }
 }
 
-fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+/// A time given on the command line, such as `10s` or `500ms`; shown the
+/// same way, so that clap prints its default from `defaults`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout(pub Duration);
+
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms % 1000 == 0 {
+            write!(f, "{}s", ms / 1000)
+        } else {
+            write!(f, "{ms}ms")
+        }
+    }
+}
+
+fn parse_timeout(text: &str) -> Result<Timeout, String> {
     let text = text.trim();
     let bad = || format!("{text:?} is not a time such as 10s or 500ms");
     let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
@@ -95,7 +120,7 @@ fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
             "{text:?}: the timeout must be from 100ms to 1 hour"
         ));
     }
-    Ok(std::time::Duration::from_millis(ms))
+    Ok(Timeout(Duration::from_millis(ms)))
 }
 
 /// Limits on guessing and on busy clients.
@@ -103,7 +128,7 @@ fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
 pub struct Limits {
     /// Failed sign-ins allowed per client address and per login, as
     /// COUNT/WINDOW; after that, 429 with Retry-After until the window ends.
-    #[arg(long, env = "SYNCD_AUTH_FAILURE_LIMIT", default_value = "10/60s")]
+    #[arg(long, env = "SYNCD_AUTH_FAILURE_LIMIT", default_value_t = defaults::AUTH_FAILURE_LIMIT)]
     pub auth_failure_limit: Limit,
 
     /// Requests allowed per signed-in user, as COUNT/WINDOW such as 150/5s;
@@ -120,7 +145,8 @@ pub fn run(database: &DatabaseOptions, opts: Opts) -> anyhow::Result<()> {
     // Before anything else, so that a bad file is the one error shown.
     let tls = tls_config(&opts)?;
     // Before the pool opens its connections: they count too.
-    let descriptors = crate::server::descriptors::raise().context("reading the open-file limit")?;
+    let descriptors = descriptors::raise().context("reading the open-file limit")?;
+    let database = database.settings();
     let pool = database.open()?;
     let listener =
         TcpListener::bind(&opts.bind).with_context(|| format!("cannot listen on {}", opts.bind))?;
@@ -131,44 +157,60 @@ pub fn run(database: &DatabaseOptions, opts: Opts) -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     create_first_manager(&pool, addr, scheme)?;
 
-    let mut settings = ServerSettings::default();
-    if let Some(w) = opts.workers {
-        settings.workers = w.max(1);
-    }
-    settings.request_timeout = opts.request_timeout;
-    let pool_size = pool.max_size();
-    let cap = crate::server::descriptors::connection_cap(
-        descriptors.soft,
-        pool_size,
-        opts.max_connections,
-    );
+    let config = Config {
+        database,
+        server: server_settings(&opts, tls, &descriptors, pool.max_size()),
+        guards: Guards {
+            allowed_origins: opts.allowed_origins,
+            auth_failure_limit: opts.limits.auth_failure_limit,
+            rate_limit: opts.limits.rate_limit,
+            request_timeout: opts.request_timeout.0,
+            ..Guards::default()
+        },
+    };
+    log::info!("syncd listening on {scheme}://{addr}");
+    actix_rt::System::new().block_on(async move {
+        let app = Application::build(listener, &config, pool)?;
+        app.run_until_stopped().await
+    })?;
+    log::info!("syncd stopped");
+    Ok(())
+}
+
+/// Workers, TLS, and the connection cap: what the open-file limit leaves
+/// after the pool (the pool as opened: `:memory:` has one connection
+/// whatever `--pool-size` says) and the logs, or `--max-connections` if
+/// lower.
+fn server_settings(
+    opts: &Opts,
+    tls: Option<rustls::ServerConfig>,
+    limits: &descriptors::Limits,
+    pool_size: u32,
+) -> config::Server {
+    let workers = opts.workers.map_or_else(defaults::workers, |w| w.max(1));
+    let cap = descriptors::connection_cap(limits.soft, pool_size, opts.max_connections);
     if opts.max_connections.is_some_and(|asked| asked > cap) {
         log::warn!(
             "--max-connections is more than the open-file limit leaves room for; using {cap}"
         );
     }
-    let per_worker = crate::server::descriptors::per_worker(cap, settings.workers);
+    let per_worker = descriptors::per_worker(cap, workers);
     log::info!(
         "open files: {} allowed (the soft limit was {}, the hard limit is {}), {} kept for the \
          database and logs; connections at most {} ({per_worker} per worker, {} workers)",
-        descriptors.soft,
-        descriptors.was,
-        descriptors.hard,
-        crate::server::descriptors::reserve(pool_size),
-        per_worker * settings.workers,
-        settings.workers,
+        limits.soft,
+        limits.was,
+        limits.hard,
+        descriptors::reserve(pool_size),
+        per_worker * workers,
+        workers,
     );
-    settings.max_connections = Some(cap);
-    settings.tls = tls;
-    log::info!("syncd listening on {scheme}://{addr}");
-    let state = AppState::new(pool, opts.allowed_origins)
-        .with_limits(opts.limits.auth_failure_limit, opts.limits.rate_limit);
-    actix_rt::System::new().block_on(async move {
-        let app = Application::build(listener, state, &settings)?;
-        app.run_until_stopped().await
-    })?;
-    log::info!("syncd stopped");
-    Ok(())
+    config::Server {
+        workers,
+        max_connections: Some(cap),
+        tls,
+        ..config::Server::default()
+    }
 }
 
 /// On a database with no users at all, creates the manager `admin` and shows

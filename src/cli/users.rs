@@ -13,7 +13,7 @@ use crate::db::queries::users::{NewUser, StateChange, UserChanges};
 use crate::domain::Refusal;
 use crate::domain::password::check_password;
 use crate::domain::text::{check_email, check_name, printable};
-use crate::security::credentials::{generate_token, hash_password, token_digest};
+use crate::security::secrets::{generate_token, hash_password, token_digest};
 
 #[derive(Subcommand, Debug)]
 pub enum Command {

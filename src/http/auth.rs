@@ -23,34 +23,34 @@ use crate::db::queries::users;
 use crate::domain::text;
 use crate::http::errors::ApiError;
 use crate::http::inputs::Inputs;
-use crate::security::credentials::token_digest;
 use crate::security::lockout::login_key;
+use crate::security::secrets::token_digest;
 use crate::security::throttle::retry_after_secs;
 use crate::state::{AppState, read_one};
 
 /// Credentials as sent, before they are checked.
 #[derive(PartialEq, Eq)]
-pub enum Credentials {
+pub enum SentCredentials {
     Token(String),
     Basic { user: String, password: String },
 }
 
-impl std::fmt::Debug for Credentials {
+impl std::fmt::Debug for SentCredentials {
     // Never print a secret, even in a debug log.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Credentials::Token(_) => f.write_str("Token(..)"),
-            Credentials::Basic { user, .. } => write!(f, "Basic({}, ..)", user.len()),
+            SentCredentials::Token(_) => f.write_str("Token(..)"),
+            SentCredentials::Basic { user, .. } => write!(f, "Basic({}, ..)", user.len()),
         }
     }
 }
 
 /// Reads credentials from the headers; `None` when there are none or they
 /// cannot be decoded (both answer 401).
-pub fn credentials(headers: &HeaderMap) -> Option<Credentials> {
+pub fn read_credentials(headers: &HeaderMap) -> Option<SentCredentials> {
     if let Some(key) = headers.get("x-api-key") {
         let key = key.to_str().ok()?.trim();
-        return (!key.is_empty()).then(|| Credentials::Token(key.to_string()));
+        return (!key.is_empty()).then(|| SentCredentials::Token(key.to_string()));
     }
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, rest) = value.split_once(' ')?;
@@ -64,13 +64,13 @@ pub fn credentials(headers: &HeaderMap) -> Option<Credentials> {
         if user.is_empty() {
             return None;
         }
-        return Some(Credentials::Basic {
+        return Some(SentCredentials::Basic {
             user: user.to_string(),
             password: password.to_string(),
         });
     }
     if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
-        return Some(Credentials::Token(rest.to_string()));
+        return Some(SentCredentials::Token(rest.to_string()));
     }
     None
 }
@@ -86,16 +86,16 @@ pub struct SignedIn(pub i64);
 pub async fn authenticate(
     state: &AppState,
     address: Option<IpAddr>,
-    creds: Credentials,
+    creds: SentCredentials,
 ) -> Result<User, ApiError> {
     match creds {
-        Credentials::Token(token) => token_sign_in(state, address, &token).await,
+        SentCredentials::Token(token) => token_sign_in(state, address, &token).await,
         // Highrise style: the token as the user name. Logins never have a
         // token's shape, so the two cannot be confused.
-        Credentials::Basic { user, .. } if text::looks_like_token(&user) => {
+        SentCredentials::Basic { user, .. } if text::looks_like_token(&user) => {
             token_sign_in(state, address, &user).await
         }
-        Credentials::Basic { user, password } => {
+        SentCredentials::Basic { user, password } => {
             password_sign_in(state, address, user, password).await
         }
     }
@@ -252,7 +252,7 @@ type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
 fn extract_user(req: &HttpRequest) -> Extracted<User> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let creds = credentials(req.headers());
+    let creds = read_credentials(req.headers());
     let address = req.peer_addr().map(|a| a.ip());
     let req = req.clone();
     Box::pin(async move {
@@ -341,26 +341,26 @@ mod tests {
     #[test]
     fn reads_every_way_of_sending_credentials() {
         assert_eq!(
-            credentials(&headers(&[("x-api-key", "abc")])),
-            Some(Credentials::Token("abc".into()))
+            read_credentials(&headers(&[("x-api-key", "abc")])),
+            Some(SentCredentials::Token("abc".into()))
         );
         assert_eq!(
-            credentials(&headers(&[("authorization", &basic("tok:X"))])),
-            Some(Credentials::Basic {
+            read_credentials(&headers(&[("authorization", &basic("tok:X"))])),
+            Some(SentCredentials::Basic {
                 user: "tok".into(),
                 password: "X".into()
             })
         );
         assert_eq!(
-            credentials(&headers(&[("authorization", &basic("alice:pa:ss"))])),
-            Some(Credentials::Basic {
+            read_credentials(&headers(&[("authorization", &basic("alice:pa:ss"))])),
+            Some(SentCredentials::Basic {
                 user: "alice".into(),
                 password: "pa:ss".into()
             })
         );
         assert_eq!(
-            credentials(&headers(&[("authorization", "Bearer tok")])),
-            Some(Credentials::Token("tok".into()))
+            read_credentials(&headers(&[("authorization", "Bearer tok")])),
+            Some(SentCredentials::Token("tok".into()))
         );
     }
 
@@ -374,16 +374,16 @@ mod tests {
             headers(&[("authorization", "Digest x")]),
             headers(&[("authorization", "Basic")]),
         ] {
-            assert_eq!(credentials(&h), None);
+            assert_eq!(read_credentials(&h), None);
         }
     }
 
     #[test]
     fn debug_output_never_shows_secrets() {
-        let t = format!("{:?}", Credentials::Token("sekrit".into()));
+        let t = format!("{:?}", SentCredentials::Token("sekrit".into()));
         let b = format!(
             "{:?}",
-            Credentials::Basic {
+            SentCredentials::Basic {
                 user: "u".into(),
                 password: "sekrit".into()
             }

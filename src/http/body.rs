@@ -2,6 +2,8 @@
 //! reading, and the fields of the record a body holds, in XML, JSON or a
 //! browser form (urlencoded or multipart).
 
+use std::time::Duration;
+
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{HttpMessage, HttpRequest};
@@ -11,6 +13,12 @@ use crate::http::errors::ApiError;
 use crate::http::limits::{MAX_BODY_BYTES, MAX_FORM_FIELDS};
 use crate::views::render::Name;
 use crate::xml::{dasherize, read_record};
+
+/// How long a request body may take to arrive: the request timeout, which
+/// `Application::build` puts in the app data. Its own type, not a field of
+/// `AppState`, so that reading a body needs nothing of the shared state.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline(pub Duration);
 
 const URLENCODED: &str = "application/x-www-form-urlencoded";
 const MULTIPART: &str = "multipart/form-data";
@@ -108,8 +116,8 @@ pub async fn read(req: &HttpRequest, mut payload: web::Payload) -> Result<Bytes,
     }
     let capacity = declared.unwrap_or(1024).min(MAX_BODY_BYTES as u64) as usize;
     let deadline = req
-        .app_data::<web::Data<crate::state::AppState>>()
-        .map_or(crate::server::DEFAULT_REQUEST_TIMEOUT, |s| s.body_timeout);
+        .app_data::<BodyDeadline>()
+        .map_or(crate::defaults::REQUEST_TIMEOUT, |d| d.0);
     let whole = async move {
         let mut body = BytesMut::with_capacity(capacity);
         while let Some(chunk) = payload.next().await {

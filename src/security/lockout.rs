@@ -41,14 +41,16 @@ struct Tables {
 
 #[derive(Default)]
 struct Table {
-    windows: HashMap<u128, Window>,
+    failures: HashMap<u128, Failures>,
     /// While the table is full of live blocks, no new key is taken and no
     /// rescan is made before this instant (a rescan walks every key).
     full_until: Option<Instant>,
 }
 
+/// One key's failed attempts in its current fixed window, which starts at
+/// its first attempt.
 #[derive(Clone, Copy)]
-struct Window {
+struct Failures {
     start: Instant,
     count: u32,
 }
@@ -142,7 +144,7 @@ impl Lockout {
         let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         tables.addresses.refund(attempt.address);
         if let Some(login) = attempt.login {
-            tables.logins.windows.remove(&login);
+            tables.logins.failures.remove(&login);
         }
     }
 
@@ -169,13 +171,16 @@ impl Lockout {
     #[cfg(test)]
     fn keys(&self) -> (usize, usize) {
         let tables = self.tables.lock().unwrap();
-        (tables.addresses.windows.len(), tables.logins.windows.len())
+        (
+            tables.addresses.failures.len(),
+            tables.logins.failures.len(),
+        )
     }
 }
 
 impl Table {
     fn blocked(&self, key: u128, limit: Limit, now: Instant) -> Option<Duration> {
-        let w = self.windows.get(&key)?;
+        let w = self.failures.get(&key)?;
         let ends = w.start + limit.window;
         (w.count >= limit.count && ends > now).then(|| ends - now)
     }
@@ -188,7 +193,7 @@ impl Table {
         max_keys: usize,
         now: Instant,
     ) -> Result<(), Refusal> {
-        if self.windows.len() < max_keys || self.windows.contains_key(&key) {
+        if self.failures.len() < max_keys || self.failures.contains_key(&key) {
             return Ok(());
         }
         if let Some(until) = self.full_until {
@@ -198,14 +203,14 @@ impl Table {
         }
         // Ended windows, and keys still under the limit (forgetting those
         // errs towards letting a client in, never locks anyone out).
-        self.windows
+        self.failures
             .retain(|_, w| w.start + limit.window > now && w.count >= limit.count);
-        if self.windows.len() < max_keys {
+        if self.failures.len() < max_keys {
             self.full_until = None;
             return Ok(());
         }
         let first_end = self
-            .windows
+            .failures
             .values()
             .map(|w| w.start + limit.window)
             .min()
@@ -219,12 +224,12 @@ impl Table {
 
     /// Counts one attempt for `key`; returns its new count.
     fn count(&mut self, key: u128, limit: Limit, now: Instant) -> u32 {
-        let w = self.windows.entry(key).or_insert(Window {
+        let w = self.failures.entry(key).or_insert(Failures {
             start: now,
             count: 0,
         });
         if w.start + limit.window <= now {
-            *w = Window {
+            *w = Failures {
                 start: now,
                 count: 0,
             };
@@ -234,7 +239,7 @@ impl Table {
     }
 
     fn refund(&mut self, key: u128) {
-        if let Some(w) = self.windows.get_mut(&key) {
+        if let Some(w) = self.failures.get_mut(&key) {
             w.count = w.count.saturating_sub(1);
         }
     }

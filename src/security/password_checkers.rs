@@ -157,7 +157,7 @@ fn room(memory: &mut Vec<Block>, blocks: usize) -> &mut [Block] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::security::credentials::hash_password;
+    use crate::security::secrets::hash_password;
 
     #[test]
     fn checks_the_hashes_syncd_writes_and_refuses_the_rest() {

@@ -3,11 +3,11 @@
 //! `SYNCD_RATE_LIMIT` is set, all requests per signed-in user (as Highrise's
 //! "150 requests per 5 seconds per token").
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::security::expiring::{ExpiringMap, Overflow};
 
 /// At most `count` events per `window`, written `150/5s` (units `s`, `m`,
 /// `h`; a bare number is seconds).
@@ -17,9 +17,16 @@ pub struct Limit {
     pub window: Duration,
 }
 
-impl fmt::Debug for Limit {
+/// As it is written on the command line (clap shows the default so).
+impl fmt::Display for Limit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}s", self.count, self.window.as_secs())
+    }
+}
+
+impl fmt::Debug for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -57,26 +64,27 @@ impl FromStr for Limit {
     }
 }
 
-/// Counts per key. Memory is bounded: past `max_keys` keys, windows that
-/// have ended are dropped, and if that is not enough the oldest half goes
-/// (their counts start again, which errs towards letting a client in).
+/// Counts per key in fixed windows: a key's window starts at its first
+/// event and its count starts again once the window has ended. Memory is
+/// bounded: past `max_keys` keys, windows that have ended are dropped, and
+/// if that is not enough the oldest half goes (their counts start again,
+/// which errs towards letting a client in).
 pub struct Throttle {
     limit: Limit,
-    max_keys: usize,
-    windows: Mutex<HashMap<String, Window>>,
-}
-
-struct Window {
-    start: Instant,
-    count: u32,
+    /// Each key's count in its current window; an entry ends with its
+    /// window.
+    counts: ExpiringMap<String, u32>,
 }
 
 impl Throttle {
     pub fn new(limit: Limit, max_keys: usize) -> Throttle {
         Throttle {
             limit,
-            max_keys: max_keys.max(1),
-            windows: Mutex::new(HashMap::new()),
+            counts: ExpiringMap::new(
+                limit.window,
+                max_keys,
+                Overflow::OlderHalf { what: "clients" },
+            ),
         }
     }
 
@@ -86,55 +94,24 @@ impl Throttle {
 
     /// How long `key` must wait, if it has used up its limit.
     pub fn blocked(&self, key: &str) -> Option<Duration> {
-        let now = Instant::now();
-        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        let w = windows.get(key)?;
-        let ends = w.start + self.limit.window;
-        (w.count >= self.limit.count && ends > now).then(|| ends - now)
+        let (count, left) = self.counts.get_with_time_left(key)?;
+        (count >= self.limit.count).then_some(left)
     }
 
     /// Counts one event for `key`; how long it must wait if that was over
     /// the limit.
     pub fn hit(&self, key: &str) -> Option<Duration> {
-        let now = Instant::now();
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if windows.len() >= self.max_keys && !windows.contains_key(key) {
-            self.make_room(&mut windows, now);
-        }
-        let w = windows.entry(key.to_string()).or_insert(Window {
-            start: now,
-            count: 0,
-        });
-        if w.start + self.limit.window <= now {
-            *w = Window {
-                start: now,
-                count: 0,
-            };
-        }
-        w.count = w.count.saturating_add(1);
-        let ends = w.start + self.limit.window;
-        (w.count > self.limit.count).then(|| ends - now)
+        let limit = self.limit.count;
+        self.counts
+            .update_or_insert(key.to_string(), 0, |count, left| {
+                *count = count.saturating_add(1);
+                (*count > limit).then_some(left)
+            })
     }
 
     /// Forgets `key` (a login that has just signed in).
     pub fn clear(&self, key: &str) {
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        windows.remove(key);
-    }
-
-    fn make_room(&self, windows: &mut HashMap<String, Window>, now: Instant) {
-        let window = self.limit.window;
-        windows.retain(|_, w| w.start + window > now);
-        if windows.len() >= self.max_keys {
-            let mut starts: Vec<Instant> = windows.values().map(|w| w.start).collect();
-            starts.sort_unstable();
-            let cut = starts[starts.len() / 2];
-            windows.retain(|_, w| w.start > cut);
-            log::warn!(
-                "more than {} clients are being counted; the oldest half were forgotten",
-                self.max_keys
-            );
-        }
+        self.counts.remove(key);
     }
 }
 
@@ -187,7 +164,7 @@ mod tests {
         for i in 0..1000 {
             t.hit(&format!("k{i}"));
         }
-        assert!(t.windows.lock().unwrap().len() <= 50);
+        assert!(t.counts.len() <= 50);
         assert!(t.blocked("k999").is_some(), "the newest are kept");
     }
 

@@ -15,7 +15,10 @@ use actix_web::http::header;
 use actix_web::middleware::{Condition, DefaultHeaders, Logger, Next, from_fn};
 use actix_web::{App, HttpMessage, HttpServer, web};
 
+use crate::config::Config;
+use crate::db::DbPool;
 use crate::http::auth::SignedIn;
+use crate::http::body::BodyDeadline;
 use crate::http::cross_site;
 use crate::http::errors::ApiError;
 use crate::http::format;
@@ -36,9 +39,6 @@ fn signed_in_user(res: &ServiceResponse) -> String {
     }
 }
 
-/// `SYNCD_REQUEST_TIMEOUT` unless set.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Whether `RUST_LOG` lets the access log's lines through.
 fn access_log_enabled() -> bool {
     log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info)
@@ -52,53 +52,26 @@ pub struct Application {
     shutdown_timeout: Duration,
 }
 
-/// How the server runs.
-#[derive(Debug, Clone)]
-pub struct ServerSettings {
-    pub workers: usize,
-    /// How long a graceful stop waits for requests in flight.
-    pub shutdown_timeout: Duration,
-    /// How long a client may take to send a request's head, and then again
-    /// its body: a slow client holds a connection, never a worker.
-    pub request_timeout: Duration,
-    /// Connections open at once, all workers together (`None`: actix's
-    /// default of 25,000 per worker). `serve` derives it from the
-    /// descriptor limit.
-    pub max_connections: Option<u64>,
-    /// Serve HTTPS with this configuration instead of plain HTTP.
-    pub tls: Option<rustls::ServerConfig>,
-}
-
-impl Default for ServerSettings {
-    fn default() -> Self {
-        ServerSettings {
-            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            shutdown_timeout: Duration::from_secs(30),
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            max_connections: None,
-            tls: None,
-        }
-    }
-}
-
 impl Application {
-    /// Builds the server on an already bound listener (port 0 in tests).
+    /// Builds the server and the state its handlers share on an already
+    /// bound listener (port 0 in tests), as `config` says.
     pub fn build(
         listener: TcpListener,
-        state: AppState,
-        settings: &ServerSettings,
+        config: &Config,
+        pool: DbPool,
     ) -> std::io::Result<Application> {
         let port = listener.local_addr()?.port();
-        let pool_size = state.pool.max_size() as usize;
-        let mut state = state;
-        state.body_timeout = settings.request_timeout;
-        let state = web::Data::new(state);
+        let pool_size = pool.max_size() as usize;
+        let settings = &config.server;
+        let state = web::Data::new(AppState::new(pool, &config.guards));
+        let body_deadline = BodyDeadline(config.guards.request_timeout);
         let inflight = InFlight::new();
         let counter = inflight.clone();
         let server = HttpServer::new(move || {
             let counter = counter.clone();
             App::new()
                 .app_data(state.clone())
+                .app_data(body_deadline)
                 .configure(crate::routes::table)
                 .default_service(web::to(crate::routes::not_found))
                 .wrap(from_fn(refuse_early))
@@ -147,7 +120,7 @@ impl Application {
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         // The head must arrive within this (else 408 and the connection is
         // closed); the body gets its own deadline in `http::body::read`.
-        .client_request_timeout(settings.request_timeout)
+        .client_request_timeout(config.guards.request_timeout)
         // Signals are ours: SIGINT must be as graceful as SIGTERM.
         .disable_signals()
         .on_connect(|_, data| {

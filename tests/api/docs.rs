@@ -8,7 +8,7 @@ use std::process::Command;
 
 use crate::helpers::spawn_app;
 use syncd::db::queries::{user_groups, users};
-use syncd::security::credentials::{generate_token, token_digest};
+use syncd::security::secrets::{generate_token, token_digest};
 
 /// Response headers the page shows; the rest (date, ...) are left out.
 const SHOWN_HEADERS: &[&str] = &[

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use reqwest::blocking::multipart::Form;
 
-use crate::helpers::{Resp, TestApp, id_of, ids_in_list, spawn_app, spawn_app_allowing};
+use crate::helpers::{Resp, TestApp, id_of, ids_in_list, spawn_app};
 
 /// A form post signed as the manager, from `origin` (or no Origin at all).
 fn post_form(app: &TestApp, path: &str, body: &str, origin: Option<&str>) -> Resp {
@@ -311,7 +311,9 @@ fn xml_and_json_from_scripts_need_no_origin() {
 
 #[test]
 fn allowed_origins_may_post_forms() {
-    let app = spawn_app_allowing("https://intranet.example.com, http://tools.example.com:8080");
+    let app = TestApp::builder()
+        .allowing("https://intranet.example.com, http://tools.example.com:8080")
+        .spawn();
     let (u, g) = (app.user("alice"), app.group("Editors"));
     let body = format!("user_id={u}&user_group_id={g}");
     let r = post_form(

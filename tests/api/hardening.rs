@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
 
-use crate::helpers::{Guards, TestApp, basic, insert_user, limit, spawn_app_guarded};
+use crate::helpers::{Guards, TestApp, basic, insert_user, limit, spawn_app};
 
 /// A client whose connections come from `127.0.0.N` (all of 127/8 is
 /// loopback on Linux), so a test can be several addresses.
@@ -47,10 +47,12 @@ fn me(app: &TestApp, client: &Client, header: (&str, &str)) -> Answer {
 
 #[test]
 fn failed_sign_ins_from_one_address_are_throttled_with_429_and_retry_after() {
-    let app = spawn_app_guarded(Guards {
-        auth_failures: limit("3/2s"),
-        ..Guards::default()
-    });
+    let app = TestApp::builder()
+        .guards(Guards {
+            auth_failure_limit: limit("3/2s"),
+            ..Guards::default()
+        })
+        .spawn();
     insert_user(&app.pool, "alice", true, Some("right horse battery"));
     let attacker = client_from(2);
     // Three logins, one guess each: the address is what is counted here.
@@ -87,10 +89,12 @@ fn failed_sign_ins_from_one_address_are_throttled_with_429_and_retry_after() {
 /// takes a valid token.
 #[test]
 fn wrong_tokens_lock_nobody_out_and_a_locked_address_still_takes_valid_tokens() {
-    let app = spawn_app_guarded(Guards {
-        auth_failures: limit("3/60s"),
-        ..Guards::default()
-    });
+    let app = TestApp::builder()
+        .guards(Guards {
+            auth_failure_limit: limit("3/60s"),
+            ..Guards::default()
+        })
+        .spawn();
     let office = client_from(4);
     let token = app.token.clone();
     let old_token = "0123456789abcdef".repeat(4);
@@ -120,10 +124,12 @@ fn wrong_tokens_lock_nobody_out_and_a_locked_address_still_takes_valid_tokens() 
 
 #[test]
 fn failed_sign_ins_for_one_login_are_throttled_from_any_address() {
-    let app = spawn_app_guarded(Guards {
-        auth_failures: limit("3/60s"),
-        ..Guards::default()
-    });
+    let app = TestApp::builder()
+        .guards(Guards {
+            auth_failure_limit: limit("3/60s"),
+            ..Guards::default()
+        })
+        .spawn();
     insert_user(&app.pool, "alice", true, Some("right horse"));
     insert_user(&app.pool, "bob", true, Some("battery staple"));
     // A guesser spreading over addresses is still counted per login.
@@ -153,10 +159,12 @@ fn failed_sign_ins_for_one_login_are_throttled_from_any_address() {
 
 #[test]
 fn a_successful_sign_in_clears_the_count_of_its_login() {
-    let app = spawn_app_guarded(Guards {
-        auth_failures: limit("3/60s"),
-        ..Guards::default()
-    });
+    let app = TestApp::builder()
+        .guards(Guards {
+            auth_failure_limit: limit("3/60s"),
+            ..Guards::default()
+        })
+        .spawn();
     insert_user(&app.pool, "alice", true, Some("right horse"));
     for round in 0..3 {
         for n in 0..2 {
@@ -174,10 +182,12 @@ fn a_successful_sign_in_clears_the_count_of_its_login() {
 
 #[test]
 fn a_wrong_password_and_an_unknown_login_look_the_same() {
-    let app = spawn_app_guarded(Guards {
-        auth_failures: limit("1000/60s"),
-        ..Guards::default()
-    });
+    let app = TestApp::builder()
+        .guards(Guards {
+            auth_failure_limit: limit("1000/60s"),
+            ..Guards::default()
+        })
+        .spawn();
     insert_user(&app.pool, "alice", true, Some("right horse"));
     let client = client_from(50);
     let wrong_password = me(&app, &client, ("Authorization", &basic("alice", "wrong")));
@@ -214,10 +224,12 @@ fn a_wrong_password_and_an_unknown_login_look_the_same() {
 
 #[test]
 fn the_rate_limit_counts_requests_per_user() {
-    let app = spawn_app_guarded(Guards {
-        rate_limit: Some(limit("5/2s")),
-        ..Guards::default()
-    });
+    let app = TestApp::builder()
+        .guards(Guards {
+            rate_limit: Some(limit("5/2s")),
+            ..Guards::default()
+        })
+        .spawn();
     let (_, other) = insert_user(&app.pool, "other", true, None);
     let client = client_from(60);
     let token = app.token.clone();
@@ -261,7 +273,7 @@ fn raw_status(app: &TestApp, request: &[u8]) -> String {
 
 #[test]
 fn oversized_heads_are_refused_with_431() {
-    let app = spawn_app_guarded(Guards::default());
+    let app = spawn_app();
     let huge_header = format!(
         "GET /me.xml HTTP/1.1\r\nHost: x\r\nX-Filler: {}\r\n\r\n",
         "a".repeat(17 * 1024)
@@ -306,7 +318,7 @@ fn oversized_heads_are_refused_with_431() {
 
 #[test]
 fn too_many_query_parameters_or_include_names_are_400() {
-    let app = spawn_app_guarded(Guards::default());
+    let app = spawn_app();
     let params: Vec<String> = (0..65).map(|i| format!("p{i}=1")).collect();
     let r = app.get(&format!("/user-group-memberships.xml?{}", params.join("&")));
     assert_eq!(r.status, 400);
@@ -323,10 +335,12 @@ fn too_many_query_parameters_or_include_names_are_400() {
 
 #[test]
 fn a_slow_head_gets_408_and_does_not_hold_up_other_clients() {
-    let app = spawn_app_guarded(Guards {
-        request_timeout: Duration::from_secs(1),
-        ..Guards::default()
-    });
+    let app = TestApp::builder()
+        .guards(Guards {
+            request_timeout: Duration::from_secs(1),
+            ..Guards::default()
+        })
+        .spawn();
     let authority = app.address.trim_start_matches("http://").to_string();
     // A connection that never sends a byte is closed too.
     let mut idle = TcpStream::connect(&authority).unwrap();
@@ -370,10 +384,12 @@ fn a_slow_head_gets_408_and_does_not_hold_up_other_clients() {
 
 #[test]
 fn a_slow_body_gets_408() {
-    let app = spawn_app_guarded(Guards {
-        request_timeout: Duration::from_secs(1),
-        ..Guards::default()
-    });
+    let app = TestApp::builder()
+        .guards(Guards {
+            request_timeout: Duration::from_secs(1),
+            ..Guards::default()
+        })
+        .spawn();
     let authority = app.address.trim_start_matches("http://");
     let mut s = TcpStream::connect(authority).unwrap();
     let head = format!(
@@ -393,7 +409,7 @@ fn a_slow_body_gets_408() {
 
 #[test]
 fn every_answer_carries_nosniff_and_no_server_banner() {
-    let app = spawn_app_guarded(Guards::default());
+    let app = spawn_app();
     let client = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -455,7 +471,7 @@ fn every_answer_carries_nosniff_and_no_server_banner() {
 #[test]
 fn deep_or_huge_xml_bodies_are_400_over_http() {
     use syncd::xml::read::{MAX_DEPTH, MAX_ELEMENTS};
-    let app = spawn_app_guarded(Guards::default());
+    let app = spawn_app();
     let deep = format!(
         "<user-group-membership>{}{}</user-group-membership>",
         "<a>".repeat(MAX_DEPTH),

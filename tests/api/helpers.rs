@@ -1,5 +1,6 @@
-//! `spawn_app()`: the real server on a random port against a fresh database,
-//! and a client with a method per kind of request. Also `Daemon`, the real
+//! `spawn_app()` (or `TestApp::builder()...spawn()` for other limits, pool
+//! settings or database): the real server on a random port against a fresh
+//! database, and a client with a method per kind of request. Also `Daemon`, the real
 //! `syncd` binary in a child process, for the CLI, restart and log tests.
 
 use std::io::{BufRead, BufReader};
@@ -12,14 +13,17 @@ use std::time::{Duration, Instant};
 use diesel::RunQueryDsl;
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::HeaderMap;
+use syncd::config::{self, Config};
 use syncd::db;
 use syncd::db::queries::{memberships, user_groups, users};
 use syncd::db::{DbPool, PoolSettings};
 use syncd::http::cross_site::AllowedOrigins;
-use syncd::security::credentials::{generate_token, hash_password, token_digest};
+use syncd::security::secrets::{generate_token, hash_password, token_digest};
 use syncd::security::throttle::Limit;
-use syncd::server::{Application, ServerSettings};
-use syncd::state::AppState;
+use syncd::server::Application;
+
+/// What a test server is configured to refuse (`TestAppBuilder::guards`).
+pub use syncd::state::Guards;
 
 pub struct TestApp {
     pub address: String,
@@ -164,116 +168,106 @@ pub fn with_database(url: &str, name: &str) -> String {
     format!("{scheme}://{authority}/{name}{query}")
 }
 
+/// The server on a fresh database, signing in as a new manager: the
+/// common case of `TestApp::builder()`.
 pub fn spawn_app() -> TestApp {
-    spawn_app_with(PoolSettings::default())
+    TestApp::builder().spawn()
 }
 
-/// `spawn_app` with other pool settings, on a fresh database.
-pub fn spawn_app_with(settings: PoolSettings) -> TestApp {
-    let database = TestDatabase::new();
-    let pool = db::open(&database.url, &settings).expect("open the test database");
-    spawn_app_on(database, pool)
+/// A test server to be: the same `Config` as `syncd serve` builds, with
+/// two workers and a short graceful stop; a fresh database and a new
+/// manager unless told otherwise.
+pub struct TestAppBuilder {
+    config: Config,
+    database: Option<(TestDatabase, DbPool)>,
+    token: Option<String>,
 }
 
-/// The server on a given database and pool, with a new manager.
-pub fn spawn_app_on(database: TestDatabase, pool: DbPool) -> TestApp {
-    let (_, token) = insert_user(&pool, "manager", true, None);
-    spawn_server(database, pool, token)
-}
-
-/// The server on a given database and pool, signing in with `token`.
-pub fn spawn_server(database: TestDatabase, pool: DbPool, token: String) -> TestApp {
-    spawn_server_allowing(database, pool, token, AllowedOrigins::default())
-}
-
-/// `spawn_app` whose forms may also come from the origins in `list`.
-pub fn spawn_app_allowing(list: &str) -> TestApp {
-    spawn_app_guarded(Guards {
-        allowed_origins: AllowedOrigins::parse(list).unwrap(),
-        ..Guards::default()
-    })
-}
-
-/// What a test server is configured to refuse.
-pub struct Guards {
-    pub allowed_origins: AllowedOrigins,
-    pub auth_failures: Limit,
-    pub rate_limit: Option<Limit>,
-    pub request_timeout: Duration,
-    /// Addresses (and logins) the sign-in lockout holds at most.
-    pub lockout_keys: usize,
-}
-
-impl Default for Guards {
-    fn default() -> Guards {
-        Guards {
-            allowed_origins: AllowedOrigins::default(),
-            auth_failures: syncd::state::DEFAULT_AUTH_FAILURE_LIMIT,
-            rate_limit: None,
-            request_timeout: syncd::server::DEFAULT_REQUEST_TIMEOUT,
-            lockout_keys: 100_000,
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            config: Config {
+                server: config::Server {
+                    workers: 2,
+                    shutdown_timeout: Duration::from_secs(1),
+                    ..config::Server::default()
+                },
+                ..Config::default()
+            },
+            database: None,
+            token: None,
         }
     }
 }
 
-/// `spawn_app` with other limits.
-pub fn spawn_app_guarded(guards: Guards) -> TestApp {
-    let database = TestDatabase::new();
-    let pool = db::open(&database.url, &PoolSettings::default()).expect("open the test database");
-    let (_, token) = insert_user(&pool, "manager", true, None);
-    spawn_server_guarded(database, pool, token, guards)
-}
+impl TestAppBuilder {
+    /// Other pool settings for the fresh database.
+    pub fn pool(mut self, settings: PoolSettings) -> Self {
+        self.config.database.pool = settings;
+        self
+    }
 
-fn spawn_server_allowing(
-    database: TestDatabase,
-    pool: DbPool,
-    token: String,
-    allowed_origins: AllowedOrigins,
-) -> TestApp {
-    let guards = Guards {
-        allowed_origins,
-        ..Guards::default()
-    };
-    spawn_server_guarded(database, pool, token, guards)
-}
+    /// Other limits (all of them: start from `Guards::default()`).
+    pub fn guards(mut self, guards: Guards) -> Self {
+        self.config.guards = guards;
+        self
+    }
 
-fn spawn_server_guarded(
-    database: TestDatabase,
-    pool: DbPool,
-    token: String,
-    guards: Guards,
-) -> TestApp {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
-    let port = listener.local_addr().unwrap().port();
-    let state = AppState::new(pool.clone(), guards.allowed_origins)
-        .with_limits(guards.auth_failures, guards.rate_limit)
-        .with_lockout_capacity(guards.lockout_keys);
-    let settings = ServerSettings {
-        workers: 2,
-        shutdown_timeout: Duration::from_secs(1),
-        request_timeout: guards.request_timeout,
-        ..ServerSettings::default()
-    };
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        actix_rt::System::new().block_on(async move {
-            let app = Application::build(listener, state, &settings).expect("build the server");
-            tx.send(app.handle()).unwrap();
-            let _ = app.run().await;
-        })
-    });
-    let handle = rx.recv().expect("the server started");
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        client: Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap(),
-        token,
-        pool,
-        handle,
-        _database: database,
+    /// Forms may also come from the origins in `list`.
+    pub fn allowing(mut self, list: &str) -> Self {
+        self.config.guards.allowed_origins = AllowedOrigins::parse(list).unwrap();
+        self
+    }
+
+    /// Serves this database and pool instead of a fresh one.
+    pub fn on(mut self, database: TestDatabase, pool: DbPool) -> Self {
+        self.database = Some((database, pool));
+        self
+    }
+
+    /// Signs in with `token` instead of creating a manager.
+    pub fn token(mut self, token: String) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Starts the server on a random port, on a thread of its own.
+    pub fn spawn(self) -> TestApp {
+        let mut config = self.config;
+        let (database, pool) = self.database.unwrap_or_else(|| {
+            let database = TestDatabase::new();
+            config.database.url = database.url.clone();
+            let pool = config.database.open().expect("open the test database");
+            (database, pool)
+        });
+        let token = self
+            .token
+            .unwrap_or_else(|| insert_user(&pool, "manager", true, None).1);
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
+        let port = listener.local_addr().unwrap().port();
+        let server_pool = pool.clone();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let app =
+                    Application::build(listener, &config, server_pool).expect("build the server");
+                tx.send(app.handle()).unwrap();
+                let _ = app.run().await;
+            })
+        });
+        let handle = rx.recv().expect("the server started");
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            client: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+            token,
+            pool,
+            handle,
+            _database: database,
+        }
     }
 }
 

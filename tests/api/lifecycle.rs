@@ -123,7 +123,7 @@ fn no_token_digest_or_password_reaches_a_log_line_or_a_response() {
         .unwrap();
     let line = String::from_utf8(out.stdout).unwrap();
     let token = line.trim().split_once(' ').unwrap().1.to_string();
-    let digest = syncd::security::credentials::token_digest(&token);
+    let digest = syncd::security::secrets::token_digest(&token);
 
     let daemon = Daemon::start(&url);
     let client = reqwest::blocking::Client::new();

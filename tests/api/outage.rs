@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use syncd::db;
 use syncd::db::PoolSettings;
 
-use crate::helpers::{TestDatabase, membership_xml, spawn_app_on, spawn_app_with};
+use crate::helpers::{TestApp, TestDatabase, membership_xml};
 use crate::pg_cluster::PgCluster;
 
 fn short_timeouts() -> PoolSettings {
@@ -33,7 +33,7 @@ fn postgres_outage_answers_503_then_recovers_without_a_restart() {
     let pool = db::open(&url, &short_timeouts()).expect("open the private cluster");
     // The database belongs to the private cluster: no guard drops it.
     let placeholder = TestDatabase::new();
-    let app = spawn_app_on(placeholder, pool);
+    let app = TestApp::builder().on(placeholder, pool).spawn();
     let (u, g) = (app.user("alice"), app.group("Editors"));
     let before = app.add(u, g);
     assert_eq!(app.get("/user-group-memberships.xml").status, 200);
@@ -94,7 +94,7 @@ fn sqlite_locked_database_answers_503_not_500() {
     if crate::helpers::postgres_admin_url().is_some() {
         return; // SQLite's own test; the PostgreSQL pass has the outage test.
     }
-    let app = spawn_app_with(short_timeouts());
+    let app = TestApp::builder().pool(short_timeouts()).spawn();
     let (u, g) = (app.user("alice"), app.group("Editors"));
     // Another process-like connection holds the write lock.
     let mut locker = app.pool.get().unwrap();
@@ -131,7 +131,7 @@ fn sqlite_read_only_database_answers_503_not_500() {
     // The same file opened read-only, as after a permissions mistake.
     let ro_url = format!("file:{path}?mode=ro");
     let pool = db::open(&ro_url, &short_timeouts()).expect("open read-only");
-    let app = crate::helpers::spawn_server(database, pool, token);
+    let app = TestApp::builder().on(database, pool).token(token).spawn();
     // Reads still work; a write is 503, never 500.
     assert_eq!(app.get("/user-group-memberships.xml").status, 200);
     let r = app.post_xml("/user-group-memberships.xml", &membership_xml(ids.0, ids.1));

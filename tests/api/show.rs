@@ -146,7 +146,7 @@ fn me_shows_any_signed_in_user_without_secrets() {
     assert!(!r.body.contains(&token));
     assert!(
         !r.body
-            .contains(&syncd::security::credentials::token_digest(&token))
+            .contains(&syncd::security::secrets::token_digest(&token))
     );
     assert!(!r.body.contains("argon2") && !r.body.contains("pw-secret"));
     assert!(!r.body.contains("digest") && !r.body.contains("password"));

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Daemon, Guards, TestDatabase, basic, insert_user, limit, spawn_app_guarded};
+use crate::helpers::{Daemon, Guards, TestApp, TestDatabase, basic, insert_user, limit};
 
 /// `127.0.0.N`: all of 127/8 is loopback on Linux, so a test can be many
 /// addresses.
@@ -62,10 +62,12 @@ fn count(statuses: &[u16], status: u16) -> usize {
 /// check and the count are now one step.
 #[test]
 fn concurrent_wrong_passwords_get_no_more_checks_than_the_limit() {
-    let app = spawn_app_guarded(Guards {
-        auth_failures: limit("10/60s"),
-        ..Guards::default()
-    });
+    let app = TestApp::builder()
+        .guards(Guards {
+            auth_failure_limit: limit("10/60s"),
+            ..Guards::default()
+        })
+        .spawn();
     insert_user(&app.pool, "alice", true, Some("right horse battery"));
     let mut authorizations: Vec<String> = (0..200)
         .map(|n| basic("alice", &format!("guess {n}")))
@@ -97,11 +99,13 @@ fn concurrent_wrong_passwords_get_no_more_checks_than_the_limit() {
 /// limit make room, and a table full of lockouts refuses new attempts.
 #[test]
 fn a_flood_of_new_addresses_and_logins_forgets_no_lockout() {
-    let app = spawn_app_guarded(Guards {
-        auth_failures: limit("3/60s"),
-        lockout_keys: 20,
-        ..Guards::default()
-    });
+    let app = TestApp::builder()
+        .guards(Guards {
+            auth_failure_limit: limit("3/60s"),
+            lockout_keys: 20,
+            ..Guards::default()
+        })
+        .spawn();
     insert_user(&app.pool, "alice", true, Some("right horse battery"));
     insert_user(&app.pool, "bob", true, Some("staple battery horse"));
     // Alice's login is locked from three addresses; 127.0.6.1 is locked too.
@@ -159,10 +163,12 @@ fn a_flood_of_new_addresses_and_logins_forgets_no_lockout() {
 /// and never reaches the database or argon2.
 #[test]
 fn a_login_that_cannot_exist_is_a_counted_failure_not_a_500() {
-    let app = spawn_app_guarded(Guards {
-        auth_failures: limit("3/60s"),
-        ..Guards::default()
-    });
+    let app = TestApp::builder()
+        .guards(Guards {
+            auth_failure_limit: limit("3/60s"),
+            ..Guards::default()
+        })
+        .spawn();
     let from = loopback(0, 9, 1);
     let hostile: Vec<String> = ["ali\0ce", "a b", &"x".repeat(70)]
         .iter()

@@ -68,7 +68,7 @@ fn one_user_by_id() {
     assert!(r.body.contains("<login>alice</login>"));
     for secret in [
         token.as_str(),
-        &syncd::security::credentials::token_digest(&token),
+        &syncd::security::secrets::token_digest(&token),
         "argon2",
         "digest",
     ] {

@@ -375,7 +375,7 @@ fn credential_and_content_type_headers() {
         for name in names.into_iter().flatten() {
             let mut headers = HeaderMap::new();
             headers.insert(name.clone(), value.clone());
-            let _ = syncd::http::auth::credentials(&headers);
+            let _ = syncd::http::auth::read_credentials(&headers);
             // (actix's TestRequest leaks about 2 KiB a request, which the
             // allocation cap caught: the parsers take headers directly.)
             let mut content_type = HeaderMap::new();

@@ -73,7 +73,7 @@ fn parsing_keeps_no_memory() {
                 CONTENT_TYPE,
                 HeaderValue::from_static("multipart/form-data; boundary=XyZ"),
             );
-            let _ = syncd::http::auth::credentials(&headers);
+            let _ = syncd::http::auth::read_credentials(&headers);
             let _ = syncd::http::body::kind_of(&headers);
             let _ = syncd::xml::read_record(
                 b"<user-group-membership><user-id>1</user-id></user-group-membership>",

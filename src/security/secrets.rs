@@ -4,15 +4,14 @@
 //! and a short-lived in-memory cache keeps a busy Basic-auth client from
 //! paying that slow hash on every request.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, SaltString};
 use sha2::{Digest, Sha256};
 
 use crate::db::models::User;
+use crate::security::expiring::{ExpiringMap, Overflow};
 
 /// Random bytes in a token (shown as twice as many hex digits).
 const TOKEN_BYTES: usize = 32;
@@ -46,17 +45,12 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 /// Because the stored hash is part of the digest, a password changed or
 /// removed in the database (`syncd users password`, from another process)
 /// stops matching at the next sign-in, which reads the stored hash anyway.
-/// Entries expire; a wrong password never matches an entry.
+/// Entries expire; a wrong password never matches an entry. When full,
+/// the cache is cleared (see `expiring`).
 pub struct PasswordCache {
     key: [u8; 32],
-    ttl: Duration,
-    max_entries: usize,
-    entries: Mutex<HashMap<String, Entry>>,
-}
-
-struct Entry {
-    fingerprint: [u8; 32],
-    expires: Instant,
+    /// Each login's fingerprint.
+    entries: ExpiringMap<String, [u8; 32]>,
 }
 
 impl PasswordCache {
@@ -67,9 +61,7 @@ impl PasswordCache {
         let _ = getrandom::fill(&mut key);
         PasswordCache {
             key,
-            ttl,
-            max_entries,
-            entries: Mutex::new(HashMap::new()),
+            entries: ExpiringMap::new(ttl, max_entries, Overflow::Clear),
         }
     }
 
@@ -87,37 +79,17 @@ impl PasswordCache {
     /// Whether this login and password were verified against this stored
     /// hash within the TTL.
     pub fn lookup(&self, login: &str, password: &str, stored: &str) -> bool {
+        // Digested whether or not the login has an entry, so the time
+        // taken does not tell. Constant-time enough: both sides are keyed
+        // digests the caller cannot compute, so early exit leaks nothing
+        // useful.
         let fingerprint = self.fingerprint(login, password, stored);
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(entry) = entries.get(login) else {
-            return false;
-        };
-        if entry.expires <= Instant::now() {
-            entries.remove(login);
-            return false;
-        }
-        // Constant-time enough: both sides are keyed digests the caller
-        // cannot compute, so early exit leaks nothing useful.
-        entry.fingerprint == fingerprint
+        self.entries.get(login) == Some(fingerprint)
     }
 
     pub fn remember(&self, login: &str, password: &str, stored: &str) {
         let fingerprint = self.fingerprint(login, password, stored);
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= self.max_entries {
-            let now = Instant::now();
-            entries.retain(|_, e| e.expires > now);
-            if entries.len() >= self.max_entries {
-                entries.clear();
-            }
-        }
-        entries.insert(
-            login.to_string(),
-            Entry {
-                fingerprint,
-                expires: Instant::now() + self.ttl,
-            },
-        );
+        self.entries.insert(login.to_string(), fingerprint);
     }
 }
 
@@ -126,38 +98,22 @@ impl PasswordCache {
 /// bounds how long a token replaced by `syncd users token` (another
 /// process) keeps working in a running server.
 pub struct TokenCache {
-    ttl: Duration,
-    max_entries: usize,
-    entries: Mutex<HashMap<String, (User, Instant)>>,
+    entries: ExpiringMap<String, User>,
 }
 
 impl TokenCache {
     pub fn new(ttl: Duration, max_entries: usize) -> Self {
         TokenCache {
-            ttl,
-            max_entries,
-            entries: Mutex::new(HashMap::new()),
+            entries: ExpiringMap::new(ttl, max_entries, Overflow::Clear),
         }
     }
 
     pub fn get(&self, digest: &str) -> Option<User> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match entries.get(digest) {
-            Some((user, at)) if at.elapsed() < self.ttl => Some(user.clone()),
-            _ => None,
-        }
+        self.entries.get(digest)
     }
 
     pub fn put(&self, digest: String, user: User) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= self.max_entries {
-            let ttl = self.ttl;
-            entries.retain(|_, (_, at)| at.elapsed() < ttl);
-            if entries.len() >= self.max_entries {
-                entries.clear();
-            }
-        }
-        entries.insert(digest, (user, Instant::now()));
+        self.entries.insert(digest, user);
     }
 }
 

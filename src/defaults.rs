@@ -1,0 +1,51 @@
+//! The default of every setting, each written once: clap shows and uses
+//! these (`--help` prints them), and `Config::default()` is built from
+//! them, so a test server runs with what `syncd serve` runs with.
+//!
+//! A leaf: it imports nothing of the HTTP side, the server or the routes,
+//! so that any of them (such as `http::body`) may read a default without
+//! an import cycle.
+
+use std::time::Duration;
+
+use crate::security::throttle::Limit;
+
+/// `--database-url` / `DATABASE_URL`.
+pub const DATABASE_URL: &str = "syncd.sqlite3";
+
+/// `--pool-size` / `SYNCD_POOL_SIZE`: database connections in the pool.
+pub const POOL_SIZE: u32 = 8;
+
+/// `--pool-timeout-ms` / `SYNCD_POOL_TIMEOUT_MS`: how long a request waits
+/// for a free connection before it answers 503.
+pub const POOL_TIMEOUT_MS: u64 = 1500;
+
+/// `--sqlite-busy-timeout-ms` / `SYNCD_SQLITE_BUSY_TIMEOUT_MS`.
+pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 5000;
+
+/// `--bind` / `SYNCD_BIND`.
+pub const BIND: &str = "127.0.0.1:3000";
+
+/// `--request-timeout` / `SYNCD_REQUEST_TIMEOUT`: how long a client may
+/// take to send a request's head, and then its body.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `--auth-failure-limit` / `SYNCD_AUTH_FAILURE_LIMIT`: failed sign-ins
+/// allowed per client address and per login in a window.
+pub const AUTH_FAILURE_LIMIT: Limit = Limit {
+    count: 10,
+    window: Duration::from_secs(60),
+};
+
+/// How long a graceful stop waits for the requests in flight.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Clients (addresses, logins, users) counted at once by the sign-in
+/// lockout (per table) and by the rate limit.
+pub const THROTTLED_KEYS: usize = 100_000;
+
+/// HTTP workers when `--workers` is not given: one per core (two if the
+/// number of cores cannot be read).
+pub fn workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
