@@ -9,6 +9,7 @@ mod timestamp;
 
 use std::time::Duration;
 
+use crate::defaults;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::r2d2::{self, R2D2Connection};
@@ -107,7 +108,8 @@ fn without_gss(url: &str) -> String {
     format!("{url}{separator}gssencmode=disable")
 }
 
-/// Pool settings; the defaults suit a 2-core machine.
+/// Pool settings; the defaults (`crate::defaults`, the same ones the
+/// command line shows) suit a 2-core machine.
 #[derive(Clone, Debug)]
 pub struct PoolSettings {
     pub max_size: u32,
@@ -120,9 +122,9 @@ pub struct PoolSettings {
 impl Default for PoolSettings {
     fn default() -> Self {
         PoolSettings {
-            max_size: 8,
-            connection_timeout: Duration::from_millis(1500),
-            sqlite_busy_timeout: Duration::from_secs(5),
+            max_size: defaults::POOL_SIZE,
+            connection_timeout: Duration::from_millis(defaults::POOL_TIMEOUT_MS),
+            sqlite_busy_timeout: Duration::from_millis(defaults::SQLITE_BUSY_TIMEOUT_MS),
         }
     }
 }
