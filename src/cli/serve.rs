@@ -37,7 +37,7 @@ pub struct Opts {
     pub allowed_origins: AllowedOrigins,
 
     #[command(flatten)]
-    pub limits: Limits,
+    pub limits: GuessingLimits,
 
     /// How long a client may take to send a request's head, and then its
     /// body (such as 10s or 500ms); slower ones get 408.
@@ -125,7 +125,7 @@ fn parse_timeout(text: &str) -> Result<Timeout, String> {
 
 /// Limits on guessing and on busy clients.
 #[derive(Args, Debug, Clone)]
-pub struct Limits {
+pub struct GuessingLimits {
     /// Failed sign-ins allowed per client address and per login, as
     /// COUNT/WINDOW; after that, 429 with Retry-After until the window ends.
     #[arg(long, env = "SYNCD_AUTH_FAILURE_LIMIT", default_value_t = defaults::AUTH_FAILURE_LIMIT)]
@@ -184,7 +184,7 @@ pub fn run(database: &DatabaseOptions, opts: Opts) -> anyhow::Result<()> {
 fn server_settings(
     opts: &Opts,
     tls: Option<rustls::ServerConfig>,
-    limits: &descriptors::Limits,
+    limits: &descriptors::OpenFileLimits,
     pool_size: u32,
 ) -> config::Server {
     let workers = opts.workers.map_or_else(defaults::workers, |w| w.max(1));

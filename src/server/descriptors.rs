@@ -19,7 +19,7 @@ pub const MIN_CONNECTIONS: u64 = 16;
 
 /// The soft limit before and after `raise`, and the hard limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub struct OpenFileLimits {
     pub was: u64,
     pub soft: u64,
     pub hard: u64,
@@ -27,7 +27,7 @@ pub struct Limits {
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit (systemd's default is
 /// soft 1024 with a much higher hard limit). On failure, keeps what it has.
-pub fn raise() -> std::io::Result<Limits> {
+pub fn raise() -> std::io::Result<OpenFileLimits> {
     let (was, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
     let soft = match rlimit::increase_nofile_limit(hard) {
         Ok(now) => now,
@@ -36,7 +36,7 @@ pub fn raise() -> std::io::Result<Limits> {
             was
         }
     };
-    Ok(Limits { was, soft, hard })
+    Ok(OpenFileLimits { was, soft, hard })
 }
 
 /// Descriptors kept for everything but connections.
