@@ -250,7 +250,16 @@ fn login_digest(login: &str) -> String {
 
 type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
-fn extract_user(req: &HttpRequest) -> Extracted<User> {
+/// Who may call a route.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Anyone,
+    Manager,
+}
+
+/// Signs the caller in (401, 429), checks the role (403), then parses the
+/// handler's inputs: the one body of both extractors below.
+fn extract<I: Inputs + 'static>(req: &HttpRequest, role: Role) -> Extracted<(User, I)> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let creds = read_credentials(req.headers());
     let address = req.peer_addr().map(|a| a.ip());
@@ -270,7 +279,14 @@ fn extract_user(req: &HttpRequest) -> Extracted<User> {
                 limit: limit.limit(),
             });
         }
-        Ok(user)
+        if role == Role::Manager && !user.user_group_manager {
+            return Err(ApiError::Forbidden(
+                "Only User Group Managers can see or change user groups and their memberships."
+                    .into(),
+            ));
+        }
+        let inputs = I::parse(&req)?;
+        Ok((user, inputs))
     })
 }
 
@@ -282,11 +298,10 @@ impl<I: Inputs + 'static> FromRequest for Caller<I> {
     type Future = Extracted<Caller<I>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let user = extract_user(req);
-        let req = req.clone();
+        let signed_in = extract(req, Role::Anyone);
         Box::pin(async move {
-            let user = user.await?;
-            Ok(Caller(user, I::parse(&req)?))
+            let (user, inputs) = signed_in.await?;
+            Ok(Caller(user, inputs))
         })
     }
 }
@@ -300,17 +315,10 @@ impl<I: Inputs + 'static> FromRequest for Manager<I> {
     type Future = Extracted<Manager<I>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let user = extract_user(req);
-        let req = req.clone();
+        let signed_in = extract(req, Role::Manager);
         Box::pin(async move {
-            let user = user.await?;
-            if !user.user_group_manager {
-                return Err(ApiError::Forbidden(
-                    "Only User Group Managers can see or change user groups and their memberships."
-                        .into(),
-                ));
-            }
-            Ok(Manager(user, I::parse(&req)?))
+            let (user, inputs) = signed_in.await?;
+            Ok(Manager(user, inputs))
         })
     }
 }

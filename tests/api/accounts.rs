@@ -5,15 +5,14 @@
 //! `TOKEN_CACHE_TTL`); the tests poll up to a deadline rather than sleep.
 //! Also the password policy for passwords given to the CLI.
 
-use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use reqwest::blocking::Client;
 
 use crate::cli::{create_manager, fresh_url, stderr, stdout, syncd};
-use crate::helpers::{Daemon, TestDatabase, postgres_admin_url, syncd_command};
+use crate::helpers::{Daemon, TestDatabase, postgres_admin_url, run_with_stdin};
 
 /// How long a change made by the CLI may take to reach a running server.
 const WITHIN: Duration = Duration::from_millis(1500);
@@ -103,21 +102,7 @@ impl Running {
 
 /// Runs the CLI with `input` and a newline on stdin.
 fn with_stdin(url: &str, args: &[&str], input: &str) -> Output {
-    let mut child = syncd_command(url)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{input}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    run_with_stdin(url, args, format!("{input}\n").as_bytes())
 }
 
 /// Polls `probe` until it answers `want` or `WITHIN` has passed since

@@ -1,9 +1,8 @@
 //! The CLI as a script uses it: exact stdout, errors on stderr, exit codes.
 
-use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
-use crate::helpers::{Daemon, TestDatabase, syncd_command};
+use crate::helpers::{Daemon, TestDatabase, run_with_stdin, syncd_command};
 
 pub(crate) fn fresh_url() -> (TestDatabase, String) {
     let database = TestDatabase::new();
@@ -132,21 +131,11 @@ fn users_token_replaces_the_old_token() {
 #[test]
 fn password_from_stdin_signs_in_with_basic() {
     let (_dir, url) = fresh_url();
-    let mut child = syncd_command(&url)
-        .args(["users", "create", "carol", "--manager", "--password-stdin"])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"pa ss:word of mine\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(
+        &url,
+        &["users", "create", "carol", "--manager", "--password-stdin"],
+        b"pa ss:word of mine\n",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let daemon = Daemon::start(&url);
     let client = reqwest::blocking::Client::new();

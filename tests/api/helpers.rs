@@ -422,6 +422,22 @@ pub fn ids_in_list(body: &str) -> Vec<i64> {
         .collect()
 }
 
+/// Runs the `syncd` CLI on `database_url` with `input` as the whole of its
+/// stdin, and waits for it.
+pub fn run_with_stdin(database_url: &str, args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = syncd_command(database_url)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// The `syncd` binary, with its stderr collected.
 pub struct Daemon {
     pub child: Child,

@@ -1,10 +1,9 @@
 //! `syncd import users | groups | memberships FILE.csv` with the real binary,
 //! on the test database (SQLite or PostgreSQL).
 
-use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
-use crate::helpers::{Daemon, TestDatabase, syncd_command};
+use crate::helpers::{Daemon, TestDatabase, run_with_stdin, syncd_command};
 
 struct Import {
     database: TestDatabase,
@@ -217,21 +216,11 @@ fn stdin_and_many_rows_in_several_batches() {
             csv.push_str(&format!("user{u},group{g}\n"));
         }
     }
-    let mut child = syncd_command(&t.database.url)
-        .args(["import", "memberships", "-"])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(csv.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(
+        &t.database.url,
+        &["import", "memberships", "-"],
+        csv.as_bytes(),
+    );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         summary(&out),
