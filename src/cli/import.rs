@@ -20,7 +20,9 @@ use crate::db::DbConnection;
 use crate::db::models::now;
 use crate::db::queries::bulk;
 use crate::db::queries::bulk::{ImportedGroup, ImportedUser};
+use crate::db::queries::changes;
 use crate::domain::Refusal;
+use crate::domain::history::{Changer, Via};
 use crate::domain::text::{GroupName, check_description, check_email, check_name, printable};
 use crate::security::secrets::{generate_token, token_digest};
 use diesel::{Connection, RunQueryDsl};
@@ -194,7 +196,8 @@ impl Kind for Memberships {
     }
 
     fn insert(&self, conn: &mut DbConnection, rows: &[(i64, i64)]) -> anyhow::Result<usize> {
-        Ok(bulk::insert_memberships(conn, rows, now())?)
+        let by = Changer::command_line(Via::Import);
+        Ok(changes::add_pairs(conn, rows, now(), by)?)
     }
 }
 

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::{Queryable, Selectable};
 
 use crate::db::MultiBackend;
-use crate::db::schema::{user_group_memberships, user_groups, users};
+use crate::db::schema::{membership_events, user_group_memberships, user_groups, users};
 use crate::db::timestamp::Stamp;
 
 /// A user: every column but the password and token digests (`Selectable`
@@ -46,6 +46,31 @@ pub struct Membership {
     pub created_at: NaiveDateTime,
     #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
+}
+
+/// A membership event (API.md 8.7): `action` and `via` as stored, which
+/// are the contract's words.
+#[derive(Queryable, Selectable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = membership_events)]
+pub struct Event {
+    pub id: i64,
+    pub action: String,
+    pub membership_id: i64,
+    pub user_id: i64,
+    pub user_group_id: i64,
+    pub actor_id: Option<i64>,
+    pub via: String,
+    #[diesel(deserialize_as = Stamp)]
+    pub created_at: NaiveDateTime,
+}
+
+/// An event with its user and user group, when the feed includes them and
+/// they still exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub event: Event,
+    pub user: Option<User>,
+    pub user_group: Option<UserGroup>,
 }
 
 /// The columns a model's `Selectable` derive names, as a plain tuple of

@@ -35,7 +35,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    membership_events (id) {
+        id -> BigInt,
+        action -> Text,
+        membership_id -> BigInt,
+        user_id -> BigInt,
+        user_group_id -> BigInt,
+        actor_id -> Nullable<BigInt>,
+        via -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_group_memberships -> user_groups (user_group_id));
 diesel::joinable!(user_group_memberships -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, user_groups, user_group_memberships);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    user_groups,
+    user_group_memberships,
+    membership_events
+);

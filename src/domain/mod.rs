@@ -3,6 +3,7 @@
 //! passwords given to the command line in [`password`]; why a thing asked
 //! for is refused, in the contract's words, in [`refusal`].
 
+pub mod history;
 pub mod password;
 pub mod refusal;
 pub mod text;
@@ -142,6 +143,38 @@ fn parse_position(name: &str, value: Option<&str>, problems: &mut Vec<String>) -
     }
 }
 
+/// At most this many ids in a `user_id` or `user_group_id` filter.
+pub const MAX_FILTER_IDS: usize = 100;
+
+/// Parses the values of an id filter (`user_id=3,4`; repeated parameters
+/// add up): positive integers, at most [`MAX_FILTER_IDS`] of them, sorted
+/// and without repeats. `name` is the parameter, for the message.
+pub fn parse_id_list<'a>(
+    name: &str,
+    values: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<i64>, String> {
+    let mut ids = Vec::new();
+    for value in values {
+        for item in value.split(',').map(str::trim) {
+            if ids.len() == MAX_FILTER_IDS {
+                return Err(format!("{name} names at most {MAX_FILTER_IDS} ids."));
+            }
+            match parse_id(item) {
+                Some(id) => ids.push(id),
+                None => {
+                    return Err(format!(
+                        "{name} must be ids (positive integers) separated by commas, not \"{}\".",
+                        value.chars().take(40).collect::<String>()
+                    ));
+                }
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
 /// Parses an id from a path: a positive integer, or None.
 pub fn parse_id(text: &str) -> Option<i64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -222,6 +255,30 @@ mod tests {
             assert!(Range::parse(start, end).is_err(), "{start:?} {end:?}");
         }
         assert_eq!(Range::parse(Some("x"), Some("y")).unwrap_err().len(), 2);
+    }
+
+    #[test]
+    fn id_lists_add_up_and_are_bounded() {
+        assert_eq!(parse_id_list("user_id", ["3, 4", "3"]), Ok(vec![3, 4]));
+        assert_eq!(parse_id_list("user_id", []), Ok(vec![]));
+        for bad in ["", "3,", "3,,4", "0", "x", "-2"] {
+            let e = parse_id_list("user_id", [bad]).unwrap_err();
+            assert!(e.starts_with("user_id must be ids"), "{bad}: {e}");
+        }
+        let many = (1..=101)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let e = parse_id_list("user_group_id", [many.as_str()]).unwrap_err();
+        assert_eq!(e, "user_group_id names at most 100 ids.");
+        let hundred = (1..=100)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_eq!(
+            parse_id_list("user_id", [hundred.as_str()]).unwrap().len(),
+            100
+        );
     }
 
     #[test]

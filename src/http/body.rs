@@ -9,6 +9,7 @@ use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 
+use crate::domain::history::Via;
 use crate::http::errors::ApiError;
 use crate::http::limits::{MAX_BODY_BYTES, MAX_FORM_FIELDS};
 use crate::views::render::Name;
@@ -39,6 +40,12 @@ pub enum BodyKind {
 pub fn is_form(req: &HttpRequest) -> bool {
     let ct = req.content_type().to_ascii_lowercase();
     ct == URLENCODED || ct == MULTIPART
+}
+
+/// How a membership change came in, for its event: a form's content type
+/// is a browser form (`form`), anything else the API (`api`).
+pub fn via(req: &HttpRequest) -> Via {
+    if is_form(req) { Via::Form } else { Via::Api }
 }
 
 /// The body's encoding from its `Content-Type`; 415 for anything else.

@@ -11,6 +11,9 @@
 
 use actix_web::HttpRequest;
 
+use chrono::NaiveDateTime;
+
+use crate::domain::history::EventFilter;
 use crate::domain::{Include, Range};
 use crate::http::errors::ApiError;
 use crate::http::format::{ALL_FORMATS, API_FORMATS, ApiFormat, Format, negotiate};
@@ -78,6 +81,36 @@ impl Inputs for ListQuery {
     }
 }
 
+/// `as_of` of a membership list (API.md 8.7): the moment to answer as of,
+/// if given.
+#[derive(Debug, Clone, Copy)]
+pub struct AsOf(pub Option<NaiveDateTime>);
+
+impl Inputs for AsOf {
+    fn parse(req: &HttpRequest) -> Result<AsOf, ApiError> {
+        params::as_of_query(req.query_string()).map(AsOf)
+    }
+}
+
+/// What the event feed takes: `include`, `start`/`end` and its filters.
+#[derive(Debug, Clone)]
+pub struct FeedQuery {
+    pub include: Include,
+    pub range: Range,
+    pub filter: EventFilter,
+}
+
+impl Inputs for FeedQuery {
+    fn parse(req: &HttpRequest) -> Result<FeedQuery, ApiError> {
+        let (include, range, filter) = params::feed_query(req.query_string())?;
+        Ok(FeedQuery {
+            include,
+            range,
+            filter,
+        })
+    }
+}
+
 macro_rules! tuple_inputs {
     ($($name:ident),+) => {
         impl<$($name: Inputs),+> Inputs for ($($name,)+) {
@@ -91,6 +124,7 @@ macro_rules! tuple_inputs {
 tuple_inputs!(A);
 tuple_inputs!(A, B);
 tuple_inputs!(A, B, C);
+tuple_inputs!(A, B, C, D);
 
 /// The API format of a request, chosen among `supported` (406 when none
 /// fits). Where a route shares its path with the managers' page the choice

@@ -1,7 +1,10 @@
 //! Path and query parameters of API requests, parsed into [`crate::domain`]
 //! types; every problem is a 400 with its own message.
 
-use crate::domain::{Include, Range, parse_id};
+use chrono::NaiveDateTime;
+
+use crate::domain::history::{EventFilter, Round, parse_after_id, parse_datetime};
+use crate::domain::{Include, Range, parse_id, parse_id_list};
 use crate::http::errors::ApiError;
 use crate::http::limits::MAX_QUERY_PARAMS;
 
@@ -55,6 +58,60 @@ pub fn list_query(query: &str) -> Result<(Include, Range), ApiError> {
     } else {
         Err(ApiError::BadRequest(problems))
     }
+}
+
+fn all<'a>(pairs: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> {
+    pairs
+        .iter()
+        .filter(move |(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `include`, `start`, `end`, `user_id`, `user_group_id`, `since` and
+/// `after_id` of the event feed; every problem is reported.
+pub fn feed_query(query: &str) -> Result<(Include, Range, EventFilter), ApiError> {
+    let pairs = pairs(query)?;
+    let (include, range) = list_query(query)?;
+    let mut problems = Vec::new();
+    let users = parse_id_list("user_id", all(&pairs, "user_id"));
+    let user_groups = parse_id_list("user_group_id", all(&pairs, "user_group_id"));
+    let since = last(&pairs, "since").map(|v| parse_datetime("since", v, Round::Up));
+    let after_id = last(&pairs, "after_id").map(parse_after_id);
+    let filter = EventFilter {
+        users: users.unwrap_or_else(|m| {
+            problems.push(m);
+            Vec::new()
+        }),
+        user_groups: user_groups.unwrap_or_else(|m| {
+            problems.push(m);
+            Vec::new()
+        }),
+        since: since.transpose().unwrap_or_else(|m| {
+            problems.push(m);
+            None
+        }),
+        after_id: after_id
+            .transpose()
+            .unwrap_or_else(|m| {
+                problems.push(m);
+                None
+            })
+            .unwrap_or(0),
+    };
+    if problems.is_empty() {
+        Ok((include, range, filter))
+    } else {
+        Err(ApiError::BadRequest(problems))
+    }
+}
+
+/// `as_of` of a membership list, if given.
+pub fn as_of_query(query: &str) -> Result<Option<NaiveDateTime>, ApiError> {
+    let pairs = pairs(query)?;
+    last(&pairs, "as_of")
+        .map(|v| parse_datetime("as_of", v, Round::Down))
+        .transpose()
+        .map_err(ApiError::bad_request)
 }
 
 /// An id from the path; 400 when it is not a positive integer.

@@ -7,15 +7,17 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::db::DbConnection;
 use crate::db::models::MembershipRow;
-use crate::db::queries::memberships;
+use crate::db::models::now;
 use crate::db::queries::memberships::{InScope, Scope};
+use crate::db::queries::{changes, events, memberships};
 use crate::db::queries::{user_groups, users};
+use crate::domain::history::{Changer, Via};
 use crate::domain::{Include, Refusal};
 use crate::http::auth::Manager;
 use crate::http::body::{self, Fields, required_id};
 use crate::http::errors::ApiError;
 use crate::http::format::ApiFormat;
-use crate::http::inputs::{BesidePage, ListQuery, PathId};
+use crate::http::inputs::{AsOf, BesidePage, ListQuery, PathId};
 use crate::state::{AppState, read_one, run_db};
 use crate::views::lists;
 use crate::views::{render, respond};
@@ -40,27 +42,27 @@ pub async fn show(
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(_, (BesidePage(format), query)): Manager<(BesidePage, ListQuery)>,
+    Manager(_, (BesidePage(format), query, as_of)): Manager<(BesidePage, ListQuery, AsOf)>,
 ) -> Result<HttpResponse, ApiError> {
-    list_scope(req, state, Scope::All, format, query).await
+    list_scope(req, state, Scope::All, format, query, as_of).await
 }
 
 /// `GET /users/{user_id}/user-group-memberships`
 pub async fn list_for_user(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(_, (format, PathId(id), query)): Manager<(ApiFormat, PathId, ListQuery)>,
+    Manager(_, (format, PathId(id), query, as_of)): Manager<(ApiFormat, PathId, ListQuery, AsOf)>,
 ) -> Result<HttpResponse, ApiError> {
-    list_scope(req, state, Scope::User(id), format, query).await
+    list_scope(req, state, Scope::User(id), format, query, as_of).await
 }
 
 /// `GET /user_groups/{user_group_id}/user-group-memberships`
 pub async fn list_for_user_group(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(_, (format, PathId(id), query)): Manager<(ApiFormat, PathId, ListQuery)>,
+    Manager(_, (format, PathId(id), query, as_of)): Manager<(ApiFormat, PathId, ListQuery, AsOf)>,
 ) -> Result<HttpResponse, ApiError> {
-    list_scope(req, state, Scope::UserGroup(id), format, query).await
+    list_scope(req, state, Scope::UserGroup(id), format, query, as_of).await
 }
 
 /// 404 when a nested route names a user or user group that does not exist.
@@ -81,23 +83,50 @@ async fn list_scope(
     scope: Scope,
     format: ApiFormat,
     ListQuery { include, range }: ListQuery,
+    AsOf(as_of): AsOf,
 ) -> Result<HttpResponse, ApiError> {
-    let list = InScope {
+    let with_relations = include.relations();
+    let write =
+        move |e: &mut render::Encoder, row: &MembershipRow| render::membership(e, row, include);
+    let Some(at) = as_of else {
+        let list = InScope {
+            scope,
+            with_relations,
+        };
+        let first = run_db(&state, move |c| {
+            check_parent(c, scope)?;
+            lists::first_chunk(c, list, range)
+        })
+        .await?;
+        let state = state.into_inner();
+        return Ok(lists::respond(
+            &req,
+            state,
+            format,
+            render::MEMBERSHIPS,
+            first,
+            write,
+        ));
+    };
+    // A moment still to come answers as of now.
+    let list = events::AsOf {
         scope,
-        with_relations: include.relations(),
+        at: at.min(now()),
+        with_relations,
     };
     let first = run_db(&state, move |c| {
         check_parent(c, scope)?;
         lists::first_chunk(c, list, range)
     })
     .await?;
+    let state = state.into_inner();
     Ok(lists::respond(
         &req,
-        state.into_inner(),
+        state,
         format,
         render::MEMBERSHIPS,
         first,
-        move |e, row| render::membership(e, row, include),
+        write,
     ))
 }
 
@@ -105,20 +134,22 @@ async fn list_scope(
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(_, (BesidePage(format), include)): Manager<(BesidePage, Include)>,
+    Manager(caller, (BesidePage(format), include)): Manager<(BesidePage, Include)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    create_under(req, state, payload, Scope::All, format, include).await
+    let by = Changer::manager(caller.id, body::via(&req));
+    create_under(req, state, payload, Scope::All, (format, include), by).await
 }
 
 /// `POST /users/{user_id}/user-group-memberships`: the body names the group.
 pub async fn create_for_user(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(_, (format, PathId(id), include)): Manager<(ApiFormat, PathId, Include)>,
+    Manager(caller, (format, PathId(id), include)): Manager<(ApiFormat, PathId, Include)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    create_under(req, state, payload, Scope::User(id), format, include).await
+    let by = Changer::manager(caller.id, body::via(&req));
+    create_under(req, state, payload, Scope::User(id), (format, include), by).await
 }
 
 /// `POST /user_groups/{user_group_id}/user-group-memberships`: the body names
@@ -126,10 +157,19 @@ pub async fn create_for_user(
 pub async fn create_for_user_group(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(_, (format, PathId(id), include)): Manager<(ApiFormat, PathId, Include)>,
+    Manager(caller, (format, PathId(id), include)): Manager<(ApiFormat, PathId, Include)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    create_under(req, state, payload, Scope::UserGroup(id), format, include).await
+    let by = Changer::manager(caller.id, body::via(&req));
+    create_under(
+        req,
+        state,
+        payload,
+        Scope::UserGroup(id),
+        (format, include),
+        by,
+    )
+    .await
 }
 
 /// An id taken from the path, unless the body names a different one.
@@ -156,11 +196,11 @@ async fn create_under(
     state: web::Data<AppState>,
     payload: web::Payload,
     parent: Scope,
-    format: ApiFormat,
-    include: Include,
+    (format, include): (ApiFormat, Include),
+    by: Changer,
 ) -> Result<HttpResponse, ApiError> {
     let fields = body::record(&req, payload, render::MEMBERSHIP).await?;
-    let row = insert(&state, parent, &fields, include.relations()).await?;
+    let row = insert(&state, parent, &fields, include.relations(), by).await?;
     let location = format!(
         "/user-group-memberships/{}.{}",
         row.membership.id,
@@ -179,6 +219,7 @@ pub async fn insert(
     parent: Scope,
     fields: &Fields,
     with_relations: bool,
+    by: Changer,
 ) -> Result<MembershipRow, ApiError> {
     let user_value = fields.get(USER_FIELDS).flatten();
     let group_value = fields.get(USER_GROUP_FIELDS).flatten();
@@ -202,7 +243,7 @@ pub async fn insert(
                 return Err(ApiError::Unprocessable(problems));
             }
         };
-        let created = memberships::create(c, user_id, group_id)?.map_err(ApiError::from)?;
+        let created = changes::add(c, user_id, group_id, by)?.map_err(ApiError::from)?;
         if with_relations {
             // Deleted in the meantime is still a created membership: answer
             // with what was created.
@@ -222,9 +263,9 @@ pub async fn insert(
 /// `DELETE /user-group-memberships/{id}`: 200 with an empty body.
 pub async fn delete(
     state: web::Data<AppState>,
-    Manager(_, (format, PathId(id))): Manager<(ApiFormat, PathId)>,
+    Manager(caller, (format, PathId(id))): Manager<(ApiFormat, PathId)>,
 ) -> Result<HttpResponse, ApiError> {
-    remove(&state, id).await?;
+    remove(&state, id, Changer::manager(caller.id, Via::Api)).await?;
     Ok(respond::empty_ok(format))
 }
 
@@ -233,11 +274,11 @@ pub async fn delete(
 pub async fn post_to_one(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(_, (BesidePage(format), PathId(id))): Manager<(BesidePage, PathId)>,
+    Manager(caller, (BesidePage(format), PathId(id))): Manager<(BesidePage, PathId)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     body::overridden(&req, payload, render::MEMBERSHIP, &["delete"], ONE_ALLOWS).await?;
-    remove(&state, id).await?;
+    remove(&state, id, Changer::manager(caller.id, Via::Form)).await?;
     Ok(respond::empty_ok(format))
 }
 
@@ -245,8 +286,10 @@ pub async fn post_to_one(
 /// DELETE).
 pub const ONE_ALLOWS: &str = "GET, HEAD, DELETE";
 
-pub async fn remove(state: &AppState, id: i64) -> Result<(), ApiError> {
-    if run_db(state, move |c| Ok(memberships::delete(c, id)?)).await? {
+/// Removes a membership (the API and the page's form); 404 when there is
+/// none.
+pub async fn remove(state: &AppState, id: i64, by: Changer) -> Result<(), ApiError> {
+    if run_db(state, move |c| Ok(changes::remove(c, id, by)?)).await? {
         Ok(())
     } else {
         Err(Refusal::UnknownMembership(id).into())

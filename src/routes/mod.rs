@@ -1,6 +1,7 @@
 //! The handlers of each resource, and the route table that maps paths and
 //! methods onto them.
 
+pub mod events;
 pub mod memberships;
 pub mod page;
 pub mod user_groups;
@@ -83,6 +84,12 @@ pub fn table(cfg: &mut web::ServiceConfig) {
             ],
         );
     }
+    resource(
+        cfg,
+        "/membership-events",
+        "GET, HEAD",
+        vec![page_route(read(page::history)), read(events::list)],
+    );
     resource(cfg, "/me", "GET, HEAD", vec![read(users::me)]);
 }
 

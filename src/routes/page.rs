@@ -14,6 +14,7 @@ use crate::db::queries::user_groups::AllGroups;
 use crate::db::queries::users::AllUsers;
 use crate::db::queries::{List, Position, user_groups, users};
 use crate::domain::Include;
+use crate::domain::history::{Changer, Via};
 use crate::http::auth::Manager;
 use crate::http::body::{self, Fields};
 use crate::http::errors::ApiError;
@@ -59,7 +60,8 @@ pub async fn add_membership(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let fields = body::record(&req, payload, render::MEMBERSHIP).await?;
-    let created = membership_routes::insert(&state, Scope::All, &fields, false).await;
+    let by = Changer::manager(caller.id, Via::Form);
+    let created = membership_routes::insert(&state, Scope::All, &fields, false, by).await;
     let outcome = created.map(|row| Done::Created(row.membership.id));
     after_post(&req, &state, &caller, outcome, membership_echo(&fields)).await
 }
@@ -73,7 +75,8 @@ pub async fn delete_membership(
 ) -> Result<HttpResponse, ApiError> {
     let allows = membership_routes::ONE_ALLOWS;
     body::overridden(&req, payload, render::MEMBERSHIP, &["delete"], allows).await?;
-    let removed = membership_routes::remove(&state, id).await;
+    let by = Changer::manager(caller.id, Via::Form);
+    let removed = membership_routes::remove(&state, id, by).await;
     let outcome = removed.map(|()| Done::Changed("memberships-heading"));
     after_post(&req, &state, &caller, outcome, Echo::default()).await
 }
@@ -104,7 +107,7 @@ pub async fn change_group(
     let (method, fields) =
         body::overridden(&req, payload, render::USER_GROUP, &methods, allows).await?;
     let changed = if method == "delete" {
-        group_routes::remove(&state, id).await
+        group_routes::remove(&state, id, caller.id).await
     } else {
         let input = GroupInput::of(&fields);
         group_routes::change(&state, id, input).await.map(|_| ())
@@ -222,4 +225,10 @@ fn group_echo(fields: &Fields) -> Echo {
         description: value("description"),
         ..Echo::default()
     }
+}
+
+/// `GET /membership-events` from a browser: the history of memberships,
+/// newest first (of one group with `user_group_id`).
+pub async fn history(Manager(_caller, ()): Manager) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("The history page is not written yet."))
 }

@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::db::models::UserGroup;
 use crate::db::queries::user_groups;
+use crate::domain::history::{Changer, Via};
 use crate::domain::{Include, Refusal, text};
 use crate::http::auth::Manager;
 use crate::http::body;
@@ -140,13 +141,17 @@ pub const ONE_ALLOWS: &str = "GET, HEAD, PUT, DELETE";
 pub async fn post_to_one(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(_, (BesidePage(format), PathId(id), include)): Manager<(BesidePage, PathId, Include)>,
+    Manager(caller, (BesidePage(format), PathId(id), include)): Manager<(
+        BesidePage,
+        PathId,
+        Include,
+    )>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (method, fields) =
         body::overridden(&req, payload, render::USER_GROUP, &METHODS, ONE_ALLOWS).await?;
     if method == "delete" {
-        remove(&state, id).await?;
+        remove(&state, id, caller.id).await?;
         return Ok(respond::empty_ok(format));
     }
     let group = change(&state, id, GroupInput::of(&fields)).await?;
@@ -156,9 +161,11 @@ pub async fn post_to_one(
 /// The methods a form may stand in for on `/user_groups/{id}`.
 pub const METHODS: [&str; 3] = ["put", "patch", "delete"];
 
-/// Deletes a group (the API and the page's form).
-pub async fn remove(state: &AppState, id: i64) -> Result<(), ApiError> {
-    if run_db(state, move |c| Ok(user_groups::delete(c, id)?)).await? {
+/// Deletes a group (the API and the page's form), signed in as `actor`;
+/// its memberships' events say `group-delete`.
+pub async fn remove(state: &AppState, id: i64, actor: i64) -> Result<(), ApiError> {
+    let by = Changer::manager(actor, Via::GroupDelete);
+    if run_db(state, move |c| Ok(user_groups::delete(c, id, by)?)).await? {
         Ok(())
     } else {
         Err(not_found(id))
@@ -169,8 +176,8 @@ pub async fn remove(state: &AppState, id: i64) -> Result<(), ApiError> {
 /// memberships are deleted with it, in one transaction.
 pub async fn delete(
     state: web::Data<AppState>,
-    Manager(_, (format, PathId(id))): Manager<(ApiFormat, PathId)>,
+    Manager(caller, (format, PathId(id))): Manager<(ApiFormat, PathId)>,
 ) -> Result<HttpResponse, ApiError> {
-    remove(&state, id).await?;
+    remove(&state, id, caller.id).await?;
     Ok(respond::empty_ok(format))
 }

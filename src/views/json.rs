@@ -94,6 +94,16 @@ impl JsonWriter {
         }
     }
 
+    pub fn optional_integer(&mut self, name: &str, value: Option<i64>) {
+        match value {
+            Some(v) => self.integer(name, v),
+            None => {
+                self.value_start(name);
+                self.buf.extend_from_slice(b"null");
+            }
+        }
+    }
+
     /// Datetimes as in XML: `"2008-01-08T03:47:52Z"`.
     pub fn datetime(&mut self, name: &str, value: NaiveDateTime) {
         self.string(name, &crate::xml::write::format_datetime(value));

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDateTime;
 
-use crate::db::models::{MembershipRow, User, UserGroup};
+use crate::db::models::{EventRow, MembershipRow, User, UserGroup};
 use crate::domain::Include;
 use crate::http::format::ApiFormat;
 use crate::views::json::JsonWriter;
@@ -40,6 +40,12 @@ names! {
     USER_GROUPS = "user_groups" / "user-groups";
     MEMBERSHIP = "user_group_membership" / "user-group-membership";
     MEMBERSHIPS = "user_group_memberships" / "user-group-memberships";
+    EVENT = "membership_event" / "membership-event";
+    EVENTS = "membership_events" / "membership-events";
+    ACTION = "action" / "action";
+    MEMBERSHIP_ID = "membership_id" / "membership-id";
+    ACTOR_ID = "actor_id" / "actor-id";
+    VIA = "via" / "via";
 }
 
 /// Writes records in the response's format, whole or in streamed pieces.
@@ -128,6 +134,13 @@ impl Encoder {
         }
     }
 
+    pub fn optional_integer(&mut self, name: Name, value: Option<i64>) {
+        match self {
+            Encoder::Xml(w) => w.optional_integer(name.xml, value),
+            Encoder::Json(w) => w.optional_integer(name.json, value),
+        }
+    }
+
     pub fn datetime(&mut self, name: Name, value: NaiveDateTime) {
         match self {
             Encoder::Xml(w) => w.datetime(name.xml, value),
@@ -211,6 +224,30 @@ pub fn membership(e: &mut Encoder, row: &MembershipRow, include: Include) {
         e.timestamps(m.created_at, m.updated_at);
     }
     e.end(MEMBERSHIP);
+}
+
+/// A membership event (API.md 8.7), with its user and user group nested
+/// when included and they still exist (a deleted one is shown by its id);
+/// nested records carry timestamps when included. The event's own time is
+/// always there: it is what the event says.
+pub fn event(e: &mut Encoder, row: &EventRow, include: Include) {
+    let ev = &row.event;
+    e.begin(EVENT);
+    e.integer(ID, ev.id);
+    e.string(ACTION, &ev.action);
+    e.integer(MEMBERSHIP_ID, ev.membership_id);
+    match (&row.user, include.users) {
+        (Some(u), true) => user(e, u, include.timestamps),
+        _ => e.integer(USER_ID, ev.user_id),
+    }
+    match (&row.user_group, include.user_groups) {
+        (Some(g), true) => user_group(e, g, include.timestamps),
+        _ => e.integer(USER_GROUP_ID, ev.user_group_id),
+    }
+    e.optional_integer(ACTOR_ID, ev.actor_id);
+    e.string(VIA, &ev.via);
+    e.datetime(CREATED_AT, ev.created_at);
+    e.end(EVENT);
 }
 
 /// A user: never a password, a token or a digest (the row has none).

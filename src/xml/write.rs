@@ -113,6 +113,15 @@ impl XmlWriter {
         self.element(name, Some("integer"), integer_text(value, &mut digits));
     }
 
+    /// An integer, or `<name type="integer" nil="true"/>` for None (as Rails
+    /// writes a NULL integer column).
+    pub fn optional_integer(&mut self, name: &str, value: Option<i64>) {
+        match value {
+            Some(v) => self.integer(name, v),
+            None => self.nil(name, Some("integer")),
+        }
+    }
+
     /// `<name type="boolean">true</name>`
     pub fn boolean(&mut self, name: &str, value: bool) {
         let text: &[u8] = if value { b"true" } else { b"false" };

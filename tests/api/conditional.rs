@@ -119,7 +119,7 @@ fn streamed_lists_have_a_weak_etag_that_follows_the_data() {
         let user = app.user(&format!("u{u}"));
         let mut conn = app.pool.get().unwrap();
         for &g in &groups {
-            syncd::db::queries::memberships::create(&mut conn, user, g)
+            syncd::db::queries::changes::add(&mut conn, user, g, crate::helpers::SEEDED)
                 .unwrap()
                 .unwrap();
         }

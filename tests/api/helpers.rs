@@ -15,7 +15,7 @@ use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::HeaderMap;
 use syncd::config::{self, Config};
 use syncd::db;
-use syncd::db::queries::{memberships, user_groups, users};
+use syncd::db::queries::{user_groups, users};
 use syncd::db::{DbPool, PoolSettings};
 use syncd::http::cross_site::AllowedOrigins;
 use syncd::security::secrets::{generate_token, hash_password, token_digest};
@@ -388,12 +388,17 @@ impl TestApp {
     /// Creates many memberships straight in the database (fast setup).
     pub fn add_directly(&self, user_id: i64, group_id: i64) -> i64 {
         let mut conn = self.pool.get().unwrap();
-        memberships::create(&mut conn, user_id, group_id)
+        syncd::db::queries::changes::add(&mut conn, user_id, group_id, crate::helpers::SEEDED)
             .unwrap()
             .unwrap()
             .id
     }
 }
+
+/// Who made the memberships a test puts straight in the database: the
+/// command line, as an import.
+pub const SEEDED: syncd::domain::history::Changer =
+    syncd::domain::history::Changer::command_line(syncd::domain::history::Via::Import);
 
 pub fn membership_xml(user_id: i64, group_id: i64) -> String {
     format!(

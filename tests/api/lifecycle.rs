@@ -214,7 +214,8 @@ fn sigterm_finishes_a_request_in_flight_then_exits_0() {
                 )?
                 .unwrap();
                 for &g in &groups {
-                    syncd::db::queries::memberships::create(c, user.id, g)?.unwrap();
+                    syncd::db::queries::changes::add(c, user.id, g, crate::helpers::SEEDED)?
+                        .unwrap();
                 }
             }
             Ok(())

@@ -184,7 +184,7 @@ fn long_lists_stream_in_order_across_chunks() {
             let user = crate::helpers::insert_user(&app.pool, &format!("u{u}"), false, None).0;
             for &g in &groups {
                 ids.push(
-                    syncd::db::queries::memberships::create(&mut conn, user, g)
+                    syncd::db::queries::changes::add(&mut conn, user, g, crate::helpers::SEEDED)
                         .unwrap()
                         .unwrap()
                         .id,

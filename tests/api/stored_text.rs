@@ -168,7 +168,7 @@ fn streamed_lists_go_out_in_pieces_bounded_in_bytes_and_head_builds_no_body() {
             )
             .unwrap()
             .unwrap();
-            syncd::db::queries::memberships::create(&mut conn, user, group.id)
+            syncd::db::queries::changes::add(&mut conn, user, group.id, crate::helpers::SEEDED)
                 .unwrap()
                 .unwrap();
         }

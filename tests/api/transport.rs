@@ -354,7 +354,7 @@ fn api_answers_are_private_no_cache_and_vary_on_accept_and_credentials() {
         for u in 0..40 {
             let user = app.user(&format!("u{u}"));
             for &g in &groups {
-                syncd::db::queries::memberships::create(&mut conn, user, g)
+                syncd::db::queries::changes::add(&mut conn, user, g, crate::helpers::SEEDED)
                     .unwrap()
                     .unwrap();
             }

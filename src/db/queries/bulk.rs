@@ -4,17 +4,16 @@
 //! Multi-row inserts with `ON CONFLICT DO NOTHING` do not type-check on the
 //! multi-backend connection, so users and groups go through each backend's
 //! own connection (the same code, checked once per backend by a macro).
-//! Memberships are pairs of integers: their statement is plain SQL with the
-//! numbers inline, which is the fastest form on both backends and cannot
-//! inject anything.
+//! Memberships are added with their events by
+//! [`crate::db::queries::changes::add_pairs`].
 
 use std::collections::HashMap;
-use std::fmt::Write;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
+use crate::db::queries::on_backend;
 use crate::db::schema::{user_groups, users};
 
 /// A user as imported: no password; a token digest no one knows (a token
@@ -36,16 +35,6 @@ pub struct ImportedUser {
 pub struct ImportedGroup {
     pub name: String,
     pub description: Option<String>,
-}
-
-/// Runs the same Diesel code on whichever backend the connection is.
-macro_rules! on_backend {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            DbConnection::Sqlite($c) => $body,
-            DbConnection::Postgres($c) => $body,
-        }
-    };
 }
 
 /// Rows per statement: well under SQLite's 32,766 bound parameters.
@@ -93,33 +82,6 @@ pub fn insert_groups(
             .values(values)
             .on_conflict_do_nothing()
             .execute(c))?;
-    }
-    Ok(added)
-}
-
-/// Inserts (user id, user group id) pairs not there yet; returns how many
-/// were added. The ids must exist (they come from [`user_ids`] and
-/// [`group_ids`]).
-pub fn insert_memberships(
-    conn: &mut DbConnection,
-    pairs: &[(i64, i64)],
-    at: NaiveDateTime,
-) -> QueryResult<usize> {
-    let at = at.format("%Y-%m-%d %H:%M:%S").to_string();
-    let mut added = 0;
-    let mut sql = String::new();
-    for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
-        sql.clear();
-        sql.push_str(
-            "INSERT INTO user_group_memberships (user_id, user_group_id, created_at, updated_at) VALUES ",
-        );
-        for (i, (user, group)) in chunk.iter().enumerate() {
-            let comma = if i == 0 { "" } else { "," };
-            // Integers we hold and a timestamp we formatted: nothing to escape.
-            let _ = write!(sql, "{comma}({user},{group},'{at}','{at}')");
-        }
-        sql.push_str(" ON CONFLICT (user_id, user_group_id) DO NOTHING");
-        added += diesel::sql_query(&sql).execute(conn)?;
     }
     Ok(added)
 }

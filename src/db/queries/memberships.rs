@@ -1,14 +1,14 @@
 //! Memberships: id-ordered chunks (offset once, then keyset), counts,
-//! create, delete.
+//! position. (Memberships are added and removed by
+//! [`crate::db::queries::changes`], with their events.)
 
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::models::{Membership, MembershipRow, User, UserGroup, columns, now};
+use crate::db::models::{Membership, MembershipRow, User, UserGroup};
 use crate::db::schema::{user_group_memberships as ugm, user_groups, users};
-use crate::domain::Refusal;
 
-use crate::db::queries::{List, Position, is_foreign_key_violation, is_unique_violation};
+use crate::db::queries::{List, Position};
 
 /// Which memberships a list covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,82 +210,6 @@ pub fn count(conn: &mut DbConnection, scope: Scope) -> QueryResult<i64> {
 /// The 1-based place of a membership in the id-ordered list of them all.
 pub fn position(conn: &mut DbConnection, id: i64) -> QueryResult<i64> {
     ugm::table.filter(ugm::id.le(id)).count().get_result(conn)
-}
-
-/// Creates a membership, or says why it cannot exist: every problem, in
-/// order (the user, the group, then the pair).
-///
-/// Uniqueness is the database's unique index, not the check before the
-/// insert, so two concurrent creates of one pair give exactly one row.
-pub fn create(
-    conn: &mut DbConnection,
-    user_id: i64,
-    user_group_id: i64,
-) -> QueryResult<Result<Membership, Vec<Refusal>>> {
-    use diesel::dsl::exists;
-    // One round trip for the three checks. The pair check is only a fast
-    // path: it spares PostgreSQL a sequence number per refused duplicate,
-    // so ids stay dense alike on both backends.
-    let (user, group, pair): (bool, bool, bool) = diesel::select((
-        exists(users::table.filter(users::id.eq(user_id))),
-        exists(user_groups::table.filter(user_groups::id.eq(user_group_id))),
-        exists(
-            ugm::table
-                .filter(ugm::user_id.eq(user_id))
-                .filter(ugm::user_group_id.eq(user_group_id)),
-        ),
-    ))
-    .get_result(conn)?;
-    let mut problems = Vec::new();
-    if !user {
-        problems.push(Refusal::UnknownUser(user_id));
-    }
-    if !group {
-        problems.push(Refusal::UnknownUserGroup(user_group_id));
-    }
-    if pair && problems.is_empty() {
-        problems.push(Refusal::DuplicateMembership);
-    }
-    if !problems.is_empty() {
-        return Ok(Err(problems));
-    }
-    let at = now();
-    let inserted = diesel::insert_into(ugm::table)
-        .values(NewMembership {
-            user_id,
-            user_group_id,
-            created_at: at,
-            updated_at: at,
-        })
-        .returning(columns::<Membership>())
-        .get_result::<Membership>(conn);
-    match inserted {
-        Ok(m) => Ok(Ok(m)),
-        Err(e) if is_unique_violation(&e) => Ok(Err(vec![Refusal::DuplicateMembership])),
-        // Deleted between the check and the insert.
-        Err(e) if is_foreign_key_violation(&e) => Ok(Err(vec![Refusal::DeletedMeanwhile])),
-        Err(e) => Err(e),
-    }
-}
-
-/// A membership as inserted. `treat_none_as_default_value = false` keeps
-/// the insert's prepared statement cached: with the default, the derive
-/// wraps every field in an `Option` (`DefaultableColumnInsertValue`), whose
-/// query has no static id, so Diesel prepared it again on every create
-/// (bench C on PostgreSQL went from about 6,000 to 5,000 creates a second).
-#[derive(Insertable)]
-#[diesel(table_name = ugm, treat_none_as_default_value = false)]
-struct NewMembership {
-    user_id: i64,
-    user_group_id: i64,
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
-}
-
-/// Deletes a membership; false when there was none.
-pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
-    let n = diesel::delete(ugm::table.filter(ugm::id.eq(id))).execute(conn)?;
-    Ok(n > 0)
 }
 
 /// Changes whenever a scope's list does. Memberships are never updated and

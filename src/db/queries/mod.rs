@@ -2,6 +2,8 @@
 //! return Diesel's errors; the API layer decides what a client sees of them.
 
 pub mod bulk;
+pub mod changes;
+pub mod events;
 pub mod memberships;
 pub mod user_groups;
 pub mod users;
@@ -10,6 +12,19 @@ use diesel::QueryResult;
 use diesel::result::{DatabaseErrorKind, Error};
 
 use crate::db::DbConnection;
+
+/// Runs the same Diesel code on whichever backend the connection is: for
+/// what does not type-check on the multi-backend connection (multi-row
+/// inserts and `ON CONFLICT DO NOTHING`).
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            DbConnection::Sqlite($c) => $body,
+            DbConnection::Postgres($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
 
 /// Where a chunk of an id-ordered list starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

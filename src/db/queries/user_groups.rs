@@ -7,8 +7,10 @@ use crate::db::DbConnection;
 use crate::db::models::{UserGroup, columns, now};
 use crate::db::schema::user_groups;
 use crate::domain::Refusal;
+use crate::domain::history::Changer;
 use crate::domain::text;
 
+use crate::db::queries::changes::{self, Deleting};
 use crate::db::queries::{List, Position, is_unique_violation};
 
 pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
@@ -189,13 +191,9 @@ pub fn update(
     }
 }
 
-/// Deletes a group and its memberships in one transaction; false when there
-/// was no such group.
-pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
-    use crate::db::schema::user_group_memberships as ugm;
-    conn.transaction(|c| {
-        diesel::delete(ugm::table.filter(ugm::user_group_id.eq(id))).execute(c)?;
-        let n = diesel::delete(user_groups::table.filter(user_groups::id.eq(id))).execute(c)?;
-        Ok(n > 0)
-    })
+/// Deletes a group and its memberships, each with its `removed` event, in
+/// one transaction; false when there was no such group.
+pub fn delete(conn: &mut DbConnection, id: i64, by: Changer) -> QueryResult<bool> {
+    let deleted = changes::delete_with_memberships(conn, Deleting::UserGroup(id), by)?;
+    Ok(deleted.is_some())
 }

@@ -5,9 +5,11 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::models::{User, columns, now};
-use crate::db::schema::{user_group_memberships, users};
+use crate::db::schema::users;
 use crate::domain::Refusal;
+use crate::domain::history::{Changer, Via};
 
+use crate::db::queries::changes::{self, Deleting};
 use crate::db::queries::{List, Position, is_unique_violation};
 
 /// What `users create` stores (with the time it was created). A `None` is
@@ -198,28 +200,21 @@ pub struct Deleted {
     pub memberships: usize,
 }
 
-/// Deletes a user and its memberships in one transaction: both go, or
-/// neither. None when the login does not exist (nothing changes). The
-/// memberships are deleted by statement, not left to `ON DELETE CASCADE`,
-/// so the count reported is what was really removed; and the first
-/// statement is a write, so on SQLite the transaction takes the write lock
-/// at once (waiting on a busy database) instead of failing to upgrade a
-/// read lock later.
+/// Deletes a user and its memberships, each with its `removed` event
+/// (`via` `user-delete`), in one transaction: all go, or none. None when the
+/// login does not exist (nothing changes).
 pub fn delete_by_login(conn: &mut DbConnection, login: &str) -> QueryResult<Option<Deleted>> {
-    conn.transaction(|c| {
-        let of_user = users::table
-            .filter(users::login.eq(login))
-            .select(users::id);
-        let memberships = diesel::delete(
-            user_group_memberships::table.filter(user_group_memberships::user_id.eq_any(of_user)),
-        )
-        .execute(c)?;
-        let id: Option<i64> = diesel::delete(users::table.filter(users::login.eq(login)))
-            .returning(users::id)
-            .get_result(c)
-            .optional()?;
-        Ok(id.map(|id| Deleted { id, memberships }))
-    })
+    let Some(id) = users::table
+        .filter(users::login.eq(login))
+        .select(users::id)
+        .first::<i64>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let by = Changer::command_line(Via::UserDelete);
+    let deleted = changes::delete_with_memberships(conn, Deleting::User(id), by)?;
+    Ok(deleted.map(|memberships| Deleted { id, memberships }))
 }
 
 /// Every user, as a [`List`].

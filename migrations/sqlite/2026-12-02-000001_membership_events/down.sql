@@ -1,0 +1,2 @@
+DROP TRIGGER memberships_are_removed_with_an_event;
+DROP TABLE membership_events;

@@ -1,0 +1,345 @@
+//! The one write path of memberships. Every change to a membership (the
+//! API, the page's forms, the deletion of a user group or a user, `syncd
+//! import`, and the routes to come) is made here, and each appends its
+//! event (API.md 8.7) in the same transaction, with the `Changer`'s actor
+//! and `via`. Nothing else in the crate inserts or deletes a membership or
+//! an event (a test in `tests/api/history.rs` reads the source to keep it
+//! so), and the database refuses a delete without its event and an event
+//! that names no membership (`migrations/*/..._membership_events`).
+
+use std::fmt::Write;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+
+use crate::db::DbConnection;
+use crate::db::models::{Membership, now};
+use crate::db::queries::{is_foreign_key_violation, is_unique_violation, on_backend};
+use crate::db::schema::{
+    membership_events as ev, user_group_memberships as ugm, user_groups, users,
+};
+use crate::domain::Refusal;
+use crate::domain::history::{Action, Changer};
+
+/// Why a change's transaction was rolled back: the database failed, or the
+/// change was refused partway (a duplicate, or a user or group deleted
+/// meanwhile).
+enum Failed {
+    Db(diesel::result::Error),
+    Refused(Vec<Refusal>),
+}
+
+impl From<diesel::result::Error> for Failed {
+    fn from(e: diesel::result::Error) -> Self {
+        Failed::Db(e)
+    }
+}
+
+fn settle<T>(result: Result<T, Failed>) -> QueryResult<Result<T, Vec<Refusal>>> {
+    match result {
+        Ok(t) => Ok(Ok(t)),
+        Err(Failed::Refused(r)) => Ok(Err(r)),
+        Err(Failed::Db(e)) => Err(e),
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = ugm, treat_none_as_default_value = false)]
+struct NewMembership {
+    user_id: i64,
+    user_group_id: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// An event as appended. `treat_none_as_default_value = false` keeps the
+/// insert's prepared statement cached (see `NewMembership`'s history in
+/// docs/PERFORMANCE.md) and stores a `None` actor as NULL.
+#[derive(Insertable)]
+#[diesel(table_name = ev, treat_none_as_default_value = false)]
+struct NewEvent {
+    action: &'static str,
+    membership_id: i64,
+    user_id: i64,
+    user_group_id: i64,
+    actor_id: Option<i64>,
+    via: &'static str,
+    created_at: NaiveDateTime,
+}
+
+/// Adds a user to a group, or says why it cannot: every problem, in order
+/// (the user, the group, then the pair).
+///
+/// Uniqueness is the database's unique index, not the check before the
+/// insert, so two concurrent adds of one pair give exactly one row and one
+/// `added` event.
+pub fn add(
+    conn: &mut DbConnection,
+    user_id: i64,
+    user_group_id: i64,
+    by: Changer,
+) -> QueryResult<Result<Membership, Vec<Refusal>>> {
+    use diesel::dsl::exists;
+    // One round trip for the three checks, before the transaction, so that
+    // its first statement is the insert (on SQLite that takes the write
+    // lock at once, waiting on a busy database, instead of failing to
+    // upgrade a read lock). The pair check is only a fast path: it spares
+    // PostgreSQL a sequence number per refused duplicate, so ids stay dense
+    // alike on both backends.
+    let (user, group, pair): (bool, bool, bool) = diesel::select((
+        exists(users::table.filter(users::id.eq(user_id))),
+        exists(user_groups::table.filter(user_groups::id.eq(user_group_id))),
+        exists(
+            ugm::table
+                .filter(ugm::user_id.eq(user_id))
+                .filter(ugm::user_group_id.eq(user_group_id)),
+        ),
+    ))
+    .get_result(conn)?;
+    let mut problems = Vec::new();
+    if !user {
+        problems.push(Refusal::UnknownUser(user_id));
+    }
+    if !group {
+        problems.push(Refusal::UnknownUserGroup(user_group_id));
+    }
+    if pair && problems.is_empty() {
+        problems.push(Refusal::DuplicateMembership);
+    }
+    if !problems.is_empty() {
+        return Ok(Err(problems));
+    }
+    let at = now();
+    settle(conn.transaction(|c| {
+        let inserted = diesel::insert_into(ugm::table)
+            .values(NewMembership {
+                user_id,
+                user_group_id,
+                created_at: at,
+                updated_at: at,
+            })
+            .returning(ugm::id)
+            .get_result::<i64>(c);
+        let id = match inserted {
+            Ok(id) => id,
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Failed::Refused(vec![Refusal::DuplicateMembership]));
+            }
+            // Deleted between the check and the insert.
+            Err(e) if is_foreign_key_violation(&e) => {
+                return Err(Failed::Refused(vec![Refusal::DeletedMeanwhile]));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        diesel::insert_into(ev::table)
+            .values(NewEvent {
+                action: Action::Added.as_str(),
+                membership_id: id,
+                user_id,
+                user_group_id,
+                actor_id: by.actor,
+                via: by.via.as_str(),
+                created_at: at,
+            })
+            .execute(c)?;
+        Ok(Membership {
+            id,
+            user_id,
+            user_group_id,
+            created_at: at,
+            updated_at: at,
+        })
+    }))
+}
+
+/// `INSERT INTO membership_events (...) SELECT 'removed', id, ... FROM
+/// user_group_memberships WHERE ...`: a `removed` event for every
+/// membership `of` selects.
+macro_rules! removed_events_of {
+    ($of:expr, $by:expr, $at:expr) => {
+        diesel::insert_into(ev::table)
+            .values($of.select((
+                Action::Removed.as_str().into_sql::<Text>(),
+                ugm::id,
+                ugm::user_id,
+                ugm::user_group_id,
+                $by.actor.into_sql::<Nullable<BigInt>>(),
+                $by.via.as_str().into_sql::<Text>(),
+                $at.into_sql::<Timestamp>(),
+            )))
+            .into_columns((
+                ev::action,
+                ev::membership_id,
+                ev::user_id,
+                ev::user_group_id,
+                ev::actor_id,
+                ev::via,
+                ev::created_at,
+            ))
+    };
+}
+
+/// Removes a membership by id; false when there was none (or a concurrent
+/// request removed it first).
+pub fn remove(conn: &mut DbConnection, id: i64, by: Changer) -> QueryResult<bool> {
+    conn.transaction(|c| {
+        // The event first (the database refuses the delete without it),
+        // copied from the row, so a membership that is not there gets none.
+        let at = now();
+        let written = removed_events_of!(ugm::table.filter(ugm::id.eq(id)), by, at).execute(c);
+        match written {
+            Ok(0) => return Ok(false),
+            Ok(_) => {}
+            // PostgreSQL: a concurrent remove wrote its event and deleted
+            // the row first.
+            Err(e) if is_unique_violation(&e) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        diesel::delete(ugm::table.filter(ugm::id.eq(id))).execute(c)?;
+        Ok(true)
+    })
+}
+
+/// Whose memberships [`remove_all`] removes, with the thing itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleting {
+    UserGroup(i64),
+    User(i64),
+}
+
+/// Deletes a user group or a user and every membership of it, each with
+/// its `removed` event, in one transaction. None when there was no such
+/// group or user (nothing changes); else how many memberships went.
+pub fn delete_with_memberships(
+    conn: &mut DbConnection,
+    what: Deleting,
+    by: Changer,
+) -> QueryResult<Option<usize>> {
+    conn.transaction(|c| {
+        // On PostgreSQL, lock the row first: a concurrent add's foreign-key
+        // check waits on it and then finds it gone (DeletedMeanwhile), so no
+        // membership slips in between the events and the delete. (On
+        // SQLite the first write takes the database's one write lock.)
+        if let DbConnection::Postgres(pg) = c {
+            let found: Option<i64> = match what {
+                Deleting::UserGroup(id) => user_groups::table
+                    .filter(user_groups::id.eq(id))
+                    .select(user_groups::id)
+                    .for_update()
+                    .first(pg)
+                    .optional()?,
+                Deleting::User(id) => users::table
+                    .filter(users::id.eq(id))
+                    .select(users::id)
+                    .for_update()
+                    .first(pg)
+                    .optional()?,
+            };
+            if found.is_none() {
+                return Ok(None);
+            }
+        }
+        let at = now();
+        let (events, gone) = match what {
+            Deleting::UserGroup(id) => {
+                let of = ugm::table.filter(ugm::user_group_id.eq(id));
+                let events = on_backend!(c, |b| removed_events_of!(of, by, at)
+                    .on_conflict_do_nothing()
+                    .execute(b))?;
+                diesel::delete(ugm::table.filter(ugm::user_group_id.eq(id))).execute(c)?;
+                let gone =
+                    diesel::delete(user_groups::table.filter(user_groups::id.eq(id))).execute(c)?;
+                (events, gone)
+            }
+            Deleting::User(id) => {
+                let of = ugm::table.filter(ugm::user_id.eq(id));
+                let events = on_backend!(c, |b| removed_events_of!(of, by, at)
+                    .on_conflict_do_nothing()
+                    .execute(b))?;
+                diesel::delete(ugm::table.filter(ugm::user_id.eq(id))).execute(c)?;
+                let gone = diesel::delete(users::table.filter(users::id.eq(id))).execute(c)?;
+                (events, gone)
+            }
+        };
+        if gone == 0 {
+            // Not there: undo the (empty) event insert with the rest.
+            return Err(diesel::result::Error::RollbackTransaction);
+        }
+        Ok(Some(events))
+    })
+    .or_else(|e| match e {
+        diesel::result::Error::RollbackTransaction => Ok(None),
+        e => Err(e),
+    })
+}
+
+/// A membership as `syncd import` added it.
+#[derive(QueryableByName)]
+struct Added {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    user_id: i64,
+    #[diesel(sql_type = BigInt)]
+    user_group_id: i64,
+}
+
+/// Rows per statement: well under SQLite's 32,766 bound parameters.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Adds (user id, user group id) pairs not there yet, each with its `added`
+/// event; returns how many were added. Runs inside the caller's
+/// transaction (the import's batch). The ids must exist (they come from
+/// the import's look-ups of logins and names).
+///
+/// Memberships are pairs of integers: the statements are plain SQL with the
+/// numbers inline, the fastest form on both backends, and nothing to
+/// escape. `RETURNING` gives exactly the rows added (a pair already there
+/// is skipped by `ON CONFLICT DO NOTHING` and returns nothing), so each
+/// gets one event even while other writers add memberships.
+pub fn add_pairs(
+    conn: &mut DbConnection,
+    pairs: &[(i64, i64)],
+    at: NaiveDateTime,
+    by: Changer,
+) -> QueryResult<usize> {
+    let at = at.format("%Y-%m-%d %H:%M:%S").to_string();
+    let actor = by.actor.map_or("NULL".to_string(), |id| id.to_string());
+    let (added_word, via) = (Action::Added.as_str(), by.via.as_str());
+    let mut added = 0;
+    let mut sql = String::new();
+    for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
+        sql.clear();
+        sql.push_str(
+            "INSERT INTO user_group_memberships (user_id, user_group_id, created_at, updated_at) VALUES ",
+        );
+        for (i, (user, group)) in chunk.iter().enumerate() {
+            let comma = if i == 0 { "" } else { "," };
+            let _ = write!(sql, "{comma}({user},{group},'{at}','{at}')");
+        }
+        sql.push_str(
+            " ON CONFLICT (user_id, user_group_id) DO NOTHING RETURNING id, user_id, user_group_id",
+        );
+        let rows: Vec<Added> = diesel::sql_query(&sql).load(conn)?;
+        if rows.is_empty() {
+            continue;
+        }
+        added += rows.len();
+        sql.clear();
+        sql.push_str(
+            "INSERT INTO membership_events \
+             (action, membership_id, user_id, user_group_id, actor_id, via, created_at) VALUES ",
+        );
+        for (i, row) in rows.iter().enumerate() {
+            let comma = if i == 0 { "" } else { "," };
+            let (id, user, group) = (row.id, row.user_id, row.user_group_id);
+            let _ = write!(
+                sql,
+                "{comma}('{added_word}',{id},{user},{group},{actor},'{via}','{at}')"
+            );
+        }
+        diesel::sql_query(&sql).execute(conn)?;
+    }
+    Ok(added)
+}

@@ -1,0 +1,277 @@
+//! Reading history (API.md 8.7): the event feed, and the memberships of a
+//! scope as they were at a moment (`as_of`), answered from the events.
+//! Events are written only by [`crate::db::queries::changes`].
+
+use chrono::NaiveDateTime;
+use diesel::dsl::{exists, max, not};
+use diesel::prelude::*;
+
+use crate::db::models::{Event, EventRow, Membership, MembershipRow, User, UserGroup};
+use crate::db::queries::memberships::Scope;
+use crate::db::queries::{List, Position, user_groups, users};
+use crate::db::schema::{membership_events as ev, user_groups as groups_t, users as users_t};
+use crate::db::{DbConnection, MultiBackend};
+use crate::domain::history::{Action, EventFilter};
+
+/// The event feed, narrowed by an [`EventFilter`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Feed {
+    pub filter: EventFilter,
+    /// Load each event's user and group (those that still exist).
+    pub with_relations: bool,
+}
+
+/// The filters of a [`Feed`] on a boxed query of events (joined or not).
+macro_rules! narrowed {
+    ($query:expr, $feed:expr) => {{
+        let feed: &EventFilter = &$feed.filter;
+        let mut q = $query;
+        if !feed.users.is_empty() {
+            q = q.filter(ev::user_id.eq_any(feed.users.clone()));
+        }
+        if !feed.user_groups.is_empty() {
+            q = q.filter(ev::user_group_id.eq_any(feed.user_groups.clone()));
+        }
+        if let Some(since) = feed.since {
+            q = q.filter(ev::created_at.ge(since));
+        }
+        if feed.after_id > 0 {
+            q = q.filter(ev::id.gt(feed.after_id));
+        }
+        q
+    }};
+}
+
+/// Orders a query by `$id` and takes a chunk of it from a [`Position`].
+macro_rules! from_position {
+    ($query:expr, $id:expr, $from:expr, $limit:expr) => {
+        match $from {
+            Position::After(after) => $query.filter($id.gt(after)).order($id.asc()).limit($limit),
+            Position::Offset(n) => $query.order($id.asc()).offset(n).limit($limit),
+        }
+    };
+}
+
+impl List for Feed {
+    type Row = EventRow;
+
+    fn count(&self, conn: &mut DbConnection) -> QueryResult<i64> {
+        let q = narrowed!(ev::table.into_boxed::<MultiBackend>(), self);
+        q.count().get_result(conn)
+    }
+
+    fn chunk(
+        &self,
+        conn: &mut DbConnection,
+        from: Position,
+        limit: i64,
+    ) -> QueryResult<Vec<EventRow>> {
+        if self.with_relations {
+            let joined = ev::table
+                .left_join(users_t::table.on(users_t::id.eq(ev::user_id)))
+                .left_join(groups_t::table.on(groups_t::id.eq(ev::user_group_id)))
+                .select((
+                    Event::as_select(),
+                    Option::<User>::as_select(),
+                    Option::<UserGroup>::as_select(),
+                ))
+                .into_boxed::<MultiBackend>();
+            let q = from_position!(narrowed!(joined, self), ev::id, from, limit);
+            let rows: Vec<(Event, Option<User>, Option<UserGroup>)> = q.load(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(|(event, user, user_group)| EventRow {
+                    event,
+                    user,
+                    user_group,
+                })
+                .collect())
+        } else {
+            let plain = ev::table
+                .select(Event::as_select())
+                .into_boxed::<MultiBackend>();
+            let q = from_position!(narrowed!(plain, self), ev::id, from, limit);
+            let rows: Vec<Event> = q.load(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(|event| EventRow {
+                    event,
+                    user: None,
+                    user_group: None,
+                })
+                .collect())
+        }
+    }
+
+    /// Events are only ever appended: the count and the newest id pin the
+    /// feed down; with relations, the users' and groups' versions too.
+    fn version(&self, conn: &mut DbConnection, total: i64) -> QueryResult<String> {
+        let top: Option<i64> = ev::table.select(max(ev::id)).first(conn)?;
+        let mut version = format!("e{total}.{}", top.unwrap_or(0));
+        if self.with_relations {
+            version.push_str(&users::version(conn)?);
+            version.push_str(&user_groups::version(conn)?);
+        }
+        Ok(version)
+    }
+
+    fn id(row: &EventRow) -> i64 {
+        row.event.id
+    }
+}
+
+// The events table again, for the `removed` event looked up beside each
+// `added` one (a query may not name one table twice).
+diesel::alias!(ev as removed: Removed);
+
+/// The memberships of a scope that existed at a moment: those whose `added`
+/// event is at or before it and whose `removed` event (if any) is not. A
+/// membership's id, user and group are its `added` event's, and its
+/// timestamps that event's time (memberships are never updated). In
+/// membership id order, like the live lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsOf {
+    pub scope: Scope,
+    pub at: NaiveDateTime,
+    /// Load each membership's user and group as they are now (a deleted
+    /// one is shown by its id).
+    pub with_relations: bool,
+}
+
+/// The `added` events of the memberships an [`AsOf`] selects, on a boxed
+/// query of events (joined or not).
+macro_rules! existing_at {
+    ($query:expr, $as_of:expr) => {{
+        let as_of: &AsOf = $as_of;
+        let at = as_of.at;
+        let mut q = $query
+            .filter(ev::action.eq(Action::Added.as_str()))
+            .filter(ev::created_at.le(at))
+            .filter(not(exists(
+                removed
+                    .filter(removed.field(ev::membership_id).eq(ev::membership_id))
+                    .filter(removed.field(ev::action).eq(Action::Removed.as_str()))
+                    .filter(removed.field(ev::created_at).le(at)),
+            )));
+        match as_of.scope {
+            Scope::All => {}
+            Scope::User(id) => q = q.filter(ev::user_id.eq(id)),
+            Scope::UserGroup(id) => q = q.filter(ev::user_group_id.eq(id)),
+        }
+        q
+    }};
+}
+
+fn membership_of(event: &Event) -> Membership {
+    Membership {
+        id: event.membership_id,
+        user_id: event.user_id,
+        user_group_id: event.user_group_id,
+        created_at: event.created_at,
+        updated_at: event.created_at,
+    }
+}
+
+impl List for AsOf {
+    type Row = MembershipRow;
+
+    fn count(&self, conn: &mut DbConnection) -> QueryResult<i64> {
+        let q = existing_at!(ev::table.into_boxed::<MultiBackend>(), self);
+        q.count().get_result(conn)
+    }
+
+    fn chunk(
+        &self,
+        conn: &mut DbConnection,
+        from: Position,
+        limit: i64,
+    ) -> QueryResult<Vec<MembershipRow>> {
+        if self.with_relations {
+            let joined = ev::table
+                .left_join(users_t::table.on(users_t::id.eq(ev::user_id)))
+                .left_join(groups_t::table.on(groups_t::id.eq(ev::user_group_id)))
+                .select((
+                    Event::as_select(),
+                    Option::<User>::as_select(),
+                    Option::<UserGroup>::as_select(),
+                ))
+                .into_boxed::<MultiBackend>();
+            let q = from_position!(existing_at!(joined, self), ev::membership_id, from, limit);
+            let rows: Vec<(Event, Option<User>, Option<UserGroup>)> = q.load(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(|(event, user, user_group)| MembershipRow {
+                    membership: membership_of(&event),
+                    user,
+                    user_group,
+                })
+                .collect())
+        } else {
+            let plain = ev::table
+                .select(Event::as_select())
+                .into_boxed::<MultiBackend>();
+            let q = from_position!(existing_at!(plain, self), ev::membership_id, from, limit);
+            let rows: Vec<Event> = q.load(conn)?;
+            Ok(rows
+                .iter()
+                .map(|event| MembershipRow {
+                    membership: membership_of(event),
+                    user: None,
+                    user_group: None,
+                })
+                .collect())
+        }
+    }
+
+    /// What the list was at a moment changes only while events at or
+    /// before it are still being appended: the count and the newest event
+    /// id pin it down.
+    fn version(&self, conn: &mut DbConnection, total: i64) -> QueryResult<String> {
+        let top: Option<i64> = ev::table.select(max(ev::id)).first(conn)?;
+        let mut version = format!(
+            "a{}.{total}.{}",
+            self.at.and_utc().timestamp(),
+            top.unwrap_or(0)
+        );
+        if self.with_relations {
+            version.push_str(&users::version(conn)?);
+            version.push_str(&user_groups::version(conn)?);
+        }
+        Ok(version)
+    }
+
+    fn id(row: &MembershipRow) -> i64 {
+        row.membership.id
+    }
+}
+
+/// The newest events, newest first, with their users and groups (those that
+/// still exist): the managers' page. `user_group` narrows them to a group.
+pub fn latest(
+    conn: &mut DbConnection,
+    user_group: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
+    let mut q = ev::table
+        .left_join(users_t::table.on(users_t::id.eq(ev::user_id)))
+        .left_join(groups_t::table.on(groups_t::id.eq(ev::user_group_id)))
+        .select((
+            Event::as_select(),
+            Option::<User>::as_select(),
+            Option::<UserGroup>::as_select(),
+        ))
+        .into_boxed::<MultiBackend>();
+    if let Some(id) = user_group {
+        q = q.filter(ev::user_group_id.eq(id));
+    }
+    let rows: Vec<(Event, Option<User>, Option<UserGroup>)> =
+        q.order(ev::id.desc()).limit(limit).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(event, user, user_group)| EventRow {
+            event,
+            user,
+            user_group,
+        })
+        .collect())
+}
