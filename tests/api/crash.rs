@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use diesel::{Connection, QueryableByName, RunQueryDsl};
+use diesel::{Connection, QueryDsl, QueryableByName, RunQueryDsl};
 use syncd::db;
 use syncd::db::PoolSettings;
 use syncd::db::queries::user_groups;
@@ -163,6 +163,7 @@ fn sigkill_in_the_middle_of_writes_loses_nothing_acknowledged() {
         kept += 1;
     }
     assert!(kept > 0 && !acked.deleted.is_empty());
+    assert_events_replay_to_the_memberships(&url);
     // And it takes writes again.
     let r = client
         .post(format!("{}/user-group-memberships.xml", daemon.address))
@@ -174,4 +175,47 @@ fn sigkill_in_the_middle_of_writes_loses_nothing_acknowledged() {
     assert!(matches!(r.status().as_u16(), 201 | 422), "{}", r.status());
     drop(daemon);
     drop(database);
+}
+
+/// Replaying the events (each `added` puts its membership in, each
+/// `removed` takes it out) gives exactly the memberships that are there:
+/// no change was committed without its event, nor an event without its
+/// change, whatever the kill interrupted.
+fn assert_events_replay_to_the_memberships(url: &str) {
+    use std::collections::BTreeMap;
+    use syncd::db::schema::{membership_events as ev, user_group_memberships as ugm};
+    let pool = db::open(url, &PoolSettings::default()).expect("open the database");
+    let mut conn = pool.get().unwrap();
+    let events: Vec<(String, i64, i64, i64)> = ev::table
+        .order(ev::id)
+        .select((
+            ev::action,
+            ev::membership_id,
+            ev::user_id,
+            ev::user_group_id,
+        ))
+        .load(&mut conn)
+        .unwrap();
+    let mut replayed = BTreeMap::new();
+    for (action, membership, user, group) in &events {
+        match action.as_str() {
+            "added" => assert!(
+                replayed.insert(*membership, (*user, *group)).is_none(),
+                "membership {membership} added twice"
+            ),
+            "removed" => assert!(
+                replayed.remove(membership).is_some(),
+                "membership {membership} removed without being there"
+            ),
+            other => panic!("unknown action {other}"),
+        }
+    }
+    let there: BTreeMap<i64, (i64, i64)> = ugm::table
+        .select((ugm::id, (ugm::user_id, ugm::user_group_id)))
+        .load::<(i64, (i64, i64))>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert!(events.len() > there.len(), "some events were removals");
+    assert_eq!(replayed, there, "the events replay to the memberships");
 }

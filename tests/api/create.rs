@@ -101,6 +101,12 @@ fn create_returns_422_for_a_duplicate_membership() {
             .header("x-total-count"),
         Some("1")
     );
+    // One row, and one `added` event for it.
+    let feed = app.get(&format!(
+        "/membership-events.xml?user_id={u}&user_group_id={g}"
+    ));
+    assert_eq!(feed.header("x-total-count"), Some("1"));
+    assert_eq!(feed.body.matches("<action>added</action>").count(), 1);
 }
 
 #[test]
@@ -296,4 +302,10 @@ fn twenty_concurrent_duplicate_creates_give_exactly_one_201() {
             .header("x-total-count"),
         Some("1")
     );
+    // One row, and one `added` event for it.
+    let feed = app.get(&format!(
+        "/membership-events.xml?user_id={u}&user_group_id={g}"
+    ));
+    assert_eq!(feed.header("x-total-count"), Some("1"));
+    assert_eq!(feed.body.matches("<action>added</action>").count(), 1);
 }

@@ -14,6 +14,7 @@ mod forms;
 mod golden;
 mod hardening;
 mod helpers;
+mod history;
 mod import;
 mod json;
 mod lifecycle;

@@ -186,15 +186,29 @@ pub fn remove(conn: &mut DbConnection, id: i64, by: Changer) -> QueryResult<bool
     conn.transaction(|c| {
         // The event first (the database refuses the delete without it),
         // copied from the row, so a membership that is not there gets none.
+        // On PostgreSQL, lock the row first: a concurrent remove of the same
+        // membership waits here, then finds it gone. (Without the lock both
+        // would read the row, and the second's event would name a
+        // membership deleted meanwhile, which the database refuses.) On
+        // SQLite the first write takes the database's one write lock.
+        if let DbConnection::Postgres(pg) = c {
+            let found: Option<i64> = ugm::table
+                .filter(ugm::id.eq(id))
+                .select(ugm::id)
+                .for_update()
+                .first(pg)
+                .optional()?;
+            if found.is_none() {
+                return Ok(false);
+            }
+        }
         let at = now();
-        let written = removed_events_of!(ugm::table.filter(ugm::id.eq(id)), by, at).execute(c);
-        match written {
-            Ok(0) => return Ok(false),
-            Ok(_) => {}
-            // PostgreSQL: a concurrent remove wrote its event and deleted
-            // the row first.
-            Err(e) if is_unique_violation(&e) => return Ok(false),
-            Err(e) => return Err(e),
+        let of = ugm::table.filter(ugm::id.eq(id));
+        let written = on_backend!(c, |b| removed_events_of!(of, by, at)
+            .on_conflict_do_nothing()
+            .execute(b))?;
+        if written == 0 {
+            return Ok(false);
         }
         diesel::delete(ugm::table.filter(ugm::id.eq(id))).execute(c)?;
         Ok(true)
@@ -239,6 +253,20 @@ pub fn delete_with_memberships(
             if found.is_none() {
                 return Ok(None);
             }
+            // And its memberships: a concurrent remove of one of them waits
+            // (or has finished), so each gets exactly one `removed` event.
+            let _: Vec<i64> = match what {
+                Deleting::UserGroup(id) => ugm::table
+                    .filter(ugm::user_group_id.eq(id))
+                    .select(ugm::id)
+                    .for_update()
+                    .load(pg)?,
+                Deleting::User(id) => ugm::table
+                    .filter(ugm::user_id.eq(id))
+                    .select(ugm::id)
+                    .for_update()
+                    .load(pg)?,
+            };
         }
         let at = now();
         let (events, gone) = match what {
