@@ -9,10 +9,10 @@ use crate::db::DbConnection;
 use crate::db::models::MembershipRow;
 use crate::db::models::now;
 use crate::db::queries::memberships::{InScope, Scope};
-use crate::db::queries::{changes, events, memberships};
+use crate::db::queries::{List, changes, events, memberships};
 use crate::db::queries::{user_groups, users};
 use crate::domain::history::{Changer, Via};
-use crate::domain::{Include, Refusal};
+use crate::domain::{Include, Range, Refusal};
 use crate::http::auth::Manager;
 use crate::http::body::{self, Fields, required_id};
 use crate::http::errors::ApiError;
@@ -88,32 +88,37 @@ async fn list_scope(
     let with_relations = include.relations();
     let write =
         move |e: &mut render::Encoder, row: &MembershipRow| render::membership(e, row, include);
-    let Some(at) = as_of else {
-        let list = InScope {
-            scope,
-            with_relations,
-        };
-        let first = run_db(&state, move |c| {
-            check_parent(c, scope)?;
-            lists::first_chunk(c, list, range)
-        })
-        .await?;
-        let state = state.into_inner();
-        return Ok(lists::respond(
-            &req,
-            state,
-            format,
-            render::MEMBERSHIPS,
-            first,
-            write,
-        ));
-    };
-    // A moment still to come answers as of now.
-    let list = events::AsOf {
-        scope,
-        at: at.min(now()),
-        with_relations,
-    };
+    match as_of {
+        None => {
+            let list = InScope {
+                scope,
+                with_relations,
+            };
+            answer(&req, state, scope, list, (range, format), write).await
+        }
+        Some(at) => {
+            // A moment still to come answers as of now.
+            let at = at.min(now());
+            let list = events::AsOf {
+                scope,
+                at,
+                with_relations,
+            };
+            answer(&req, state, scope, list, (range, format), write).await
+        }
+    }
+}
+
+/// A membership list (live, or as of a moment): the nested route's parent
+/// checked (404), then the list sliced and streamed.
+async fn answer<L: List<Row = MembershipRow>>(
+    req: &HttpRequest,
+    state: web::Data<AppState>,
+    scope: Scope,
+    list: L,
+    (range, format): (Range, ApiFormat),
+    write: impl Fn(&mut render::Encoder, &MembershipRow) + 'static,
+) -> Result<HttpResponse, ApiError> {
     let first = run_db(&state, move |c| {
         check_parent(c, scope)?;
         lists::first_chunk(c, list, range)
@@ -121,7 +126,7 @@ async fn list_scope(
     .await?;
     let state = state.into_inner();
     Ok(lists::respond(
-        &req,
+        req,
         state,
         format,
         render::MEMBERSHIPS,

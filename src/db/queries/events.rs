@@ -42,6 +42,58 @@ macro_rules! narrowed {
     }};
 }
 
+/// Loads events as [`EventRow`]s: `$narrow` makes the query of `$q`, the
+/// events boxed (joined to their user and group when `$with_relations`;
+/// left joins, since either may be gone).
+macro_rules! load_events {
+    ($conn:expr, $with_relations:expr, |$q:ident| $narrow:expr) => {{
+        if $with_relations {
+            let $q = ev::table
+                .left_join(users_t::table.on(users_t::id.eq(ev::user_id)))
+                .left_join(groups_t::table.on(groups_t::id.eq(ev::user_group_id)))
+                .select((
+                    Event::as_select(),
+                    Option::<User>::as_select(),
+                    Option::<UserGroup>::as_select(),
+                ))
+                .into_boxed::<MultiBackend>();
+            let rows: Vec<(Event, Option<User>, Option<UserGroup>)> = $narrow.load($conn)?;
+            rows.into_iter()
+                .map(|(event, user, user_group)| EventRow {
+                    event,
+                    user,
+                    user_group,
+                })
+                .collect::<Vec<_>>()
+        } else {
+            let $q = ev::table
+                .select(Event::as_select())
+                .into_boxed::<MultiBackend>();
+            let rows: Vec<Event> = $narrow.load($conn)?;
+            rows.into_iter()
+                .map(|event| EventRow {
+                    event,
+                    user: None,
+                    user_group: None,
+                })
+                .collect::<Vec<_>>()
+        }
+    }};
+}
+
+/// A version of a list read from the events: `prefix` (what the list is)
+/// and the newest event id, which changes with every change (events are
+/// only appended); with relations, the users' and groups' versions too.
+fn versioned(conn: &mut DbConnection, prefix: String, with_relations: bool) -> QueryResult<String> {
+    let top: Option<i64> = ev::table.select(max(ev::id)).first(conn)?;
+    let mut version = format!("{prefix}.{}", top.unwrap_or(0));
+    if with_relations {
+        version.push_str(&users::version(conn)?);
+        version.push_str(&user_groups::version(conn)?);
+    }
+    Ok(version)
+}
+
 /// Orders a query by `$id` and takes a chunk of it from a [`Position`].
 macro_rules! from_position {
     ($query:expr, $id:expr, $from:expr, $limit:expr) => {
@@ -66,53 +118,18 @@ impl List for Feed {
         from: Position,
         limit: i64,
     ) -> QueryResult<Vec<EventRow>> {
-        if self.with_relations {
-            let joined = ev::table
-                .left_join(users_t::table.on(users_t::id.eq(ev::user_id)))
-                .left_join(groups_t::table.on(groups_t::id.eq(ev::user_group_id)))
-                .select((
-                    Event::as_select(),
-                    Option::<User>::as_select(),
-                    Option::<UserGroup>::as_select(),
-                ))
-                .into_boxed::<MultiBackend>();
-            let q = from_position!(narrowed!(joined, self), ev::id, from, limit);
-            let rows: Vec<(Event, Option<User>, Option<UserGroup>)> = q.load(conn)?;
-            Ok(rows
-                .into_iter()
-                .map(|(event, user, user_group)| EventRow {
-                    event,
-                    user,
-                    user_group,
-                })
-                .collect())
-        } else {
-            let plain = ev::table
-                .select(Event::as_select())
-                .into_boxed::<MultiBackend>();
-            let q = from_position!(narrowed!(plain, self), ev::id, from, limit);
-            let rows: Vec<Event> = q.load(conn)?;
-            Ok(rows
-                .into_iter()
-                .map(|event| EventRow {
-                    event,
-                    user: None,
-                    user_group: None,
-                })
-                .collect())
-        }
+        Ok(load_events!(conn, self.with_relations, |q| from_position!(
+            narrowed!(q, self),
+            ev::id,
+            from,
+            limit
+        )))
     }
 
     /// Events are only ever appended: the count and the newest id pin the
     /// feed down; with relations, the users' and groups' versions too.
     fn version(&self, conn: &mut DbConnection, total: i64) -> QueryResult<String> {
-        let top: Option<i64> = ev::table.select(max(ev::id)).first(conn)?;
-        let mut version = format!("e{total}.{}", top.unwrap_or(0));
-        if self.with_relations {
-            version.push_str(&users::version(conn)?);
-            version.push_str(&user_groups::version(conn)?);
-        }
-        Ok(version)
+        versioned(conn, format!("e{total}"), self.with_relations)
     }
 
     fn id(row: &EventRow) -> i64 {
@@ -186,58 +203,28 @@ impl List for AsOf {
         from: Position,
         limit: i64,
     ) -> QueryResult<Vec<MembershipRow>> {
-        if self.with_relations {
-            let joined = ev::table
-                .left_join(users_t::table.on(users_t::id.eq(ev::user_id)))
-                .left_join(groups_t::table.on(groups_t::id.eq(ev::user_group_id)))
-                .select((
-                    Event::as_select(),
-                    Option::<User>::as_select(),
-                    Option::<UserGroup>::as_select(),
-                ))
-                .into_boxed::<MultiBackend>();
-            let q = from_position!(existing_at!(joined, self), ev::membership_id, from, limit);
-            let rows: Vec<(Event, Option<User>, Option<UserGroup>)> = q.load(conn)?;
-            Ok(rows
-                .into_iter()
-                .map(|(event, user, user_group)| MembershipRow {
-                    membership: membership_of(&event),
-                    user,
-                    user_group,
-                })
-                .collect())
-        } else {
-            let plain = ev::table
-                .select(Event::as_select())
-                .into_boxed::<MultiBackend>();
-            let q = from_position!(existing_at!(plain, self), ev::membership_id, from, limit);
-            let rows: Vec<Event> = q.load(conn)?;
-            Ok(rows
-                .iter()
-                .map(|event| MembershipRow {
-                    membership: membership_of(event),
-                    user: None,
-                    user_group: None,
-                })
-                .collect())
-        }
+        let rows = load_events!(conn, self.with_relations, |q| from_position!(
+            existing_at!(q, self),
+            ev::membership_id,
+            from,
+            limit
+        ));
+        Ok(rows
+            .into_iter()
+            .map(|row| MembershipRow {
+                membership: membership_of(&row.event),
+                user: row.user,
+                user_group: row.user_group,
+            })
+            .collect())
     }
 
     /// What the list was at a moment changes only while events at or
     /// before it are still being appended: the count and the newest event
     /// id pin it down.
     fn version(&self, conn: &mut DbConnection, total: i64) -> QueryResult<String> {
-        let top: Option<i64> = ev::table.select(max(ev::id)).first(conn)?;
-        let mut version = format!(
-            "a{}.{total}.{}",
-            self.at.and_utc().timestamp(),
-            top.unwrap_or(0)
-        );
-        if self.with_relations {
-            version.push_str(&users::version(conn)?);
-            version.push_str(&user_groups::version(conn)?);
-        }
-        Ok(version)
+        let at = self.at.and_utc().timestamp();
+        versioned(conn, format!("a{at}.{total}"), self.with_relations)
     }
 
     fn id(row: &MembershipRow) -> i64 {
@@ -252,26 +239,11 @@ pub fn latest(
     user_group: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<EventRow>> {
-    let mut q = ev::table
-        .left_join(users_t::table.on(users_t::id.eq(ev::user_id)))
-        .left_join(groups_t::table.on(groups_t::id.eq(ev::user_group_id)))
-        .select((
-            Event::as_select(),
-            Option::<User>::as_select(),
-            Option::<UserGroup>::as_select(),
-        ))
-        .into_boxed::<MultiBackend>();
-    if let Some(id) = user_group {
-        q = q.filter(ev::user_group_id.eq(id));
-    }
-    let rows: Vec<(Event, Option<User>, Option<UserGroup>)> =
-        q.order(ev::id.desc()).limit(limit).load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(event, user, user_group)| EventRow {
-            event,
-            user,
-            user_group,
-        })
-        .collect())
+    Ok(load_events!(conn, true, |q| {
+        let mut q = q;
+        if let Some(id) = user_group {
+            q = q.filter(ev::user_group_id.eq(id));
+        }
+        q.order(ev::id.desc()).limit(limit)
+    }))
 }
