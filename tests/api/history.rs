@@ -469,6 +469,7 @@ fn the_database_refuses_a_change_without_its_event_and_an_event_without_its_chan
     let app = spawn_app();
     let (alice, editors) = (app.user("alice"), app.group("Editors"));
     let m = app.add(alice, editors);
+    let bob = app.user("bob");
     let mut conn = app.pool.get().unwrap();
     let mut refused = |sql: &str| {
         let result = diesel::sql_query(sql).execute(&mut *conn);
@@ -487,16 +488,13 @@ fn the_database_refuses_a_change_without_its_event_and_an_event_without_its_chan
     ));
     refused("UPDATE membership_events SET via = 'scim'");
     refused("DELETE FROM membership_events");
-    // PostgreSQL also refuses, at commit, a membership added without its
-    // event (SQLite has no deferred triggers: there the one write path is
-    // the guard, see one_write_path_in_the_source).
-    if postgres_admin_url().is_some() {
-        let bob = app.user("bob");
-        refused(&format!(
-            "INSERT INTO user_group_memberships (user_id, user_group_id, created_at, updated_at) \
-             VALUES ({bob}, {editors}, '2026-12-01 00:00:00', '2026-12-01 00:00:00')"
-        ));
-    }
+    // A membership added without its event is refused at commit (a
+    // deferred foreign key on SQLite, a deferred constraint trigger on
+    // PostgreSQL).
+    refused(&format!(
+        "INSERT INTO user_group_memberships (user_id, user_group_id, created_at, updated_at) \
+         VALUES ({bob}, {editors}, '2026-12-01 00:00:00', '2026-12-01 00:00:00')"
+    ));
     drop(conn);
     assert_eq!(
         ids_in_list(&app.get("/user-group-memberships.xml").body),
@@ -581,10 +579,13 @@ fn memberships_from_before_history_get_one_added_event_from_the_migration() {
                  VALUES ('alice', 'Alice', false, '2020-01-02 03:04:05', '2020-01-02 03:04:05'), \
                         ('bob', 'Bob', false, '2020-01-02 03:04:05', '2020-01-02 03:04:05'); \
                  INSERT INTO user_groups (name, created_at, updated_at) \
-                 VALUES ('Editors', '2020-01-02 03:04:05', '2020-01-02 03:04:05'); \
+                 VALUES ('Editors', '2020-01-02 03:04:05', '2020-01-02 03:04:05'), \
+                        ('Readers', '2020-01-02 03:04:05', '2020-01-02 03:04:05'); \
                  INSERT INTO user_group_memberships (user_id, user_group_id, created_at, updated_at) \
                  VALUES (2, 1, '2021-05-06 07:08:09', '2021-05-06 07:08:09'), \
-                        (1, 1, '2022-01-01 00:00:00', '2022-01-01 00:00:00');";
+                        (1, 1, '2022-01-01 00:00:00', '2022-01-01 00:00:00'), \
+                        (1, 2, '2022-01-01 00:00:00', '2022-01-01 00:00:00'); \
+                 DELETE FROM user_group_memberships WHERE id = 3;";
     fn before_history<C, B>(conn: &mut C, migrations: &FileBasedMigrations, setup: &str)
     where
         C: MigrationHarness<B> + Connection<Backend = B> + diesel::migration::MigrationConnection,
@@ -633,4 +634,7 @@ fn memberships_from_before_history_get_one_added_event_from_the_migration() {
     // And they are removed with their events like any other.
     assert_eq!(app.delete("/user-group-memberships/1.xml").status, 200);
     assert_eq!(feed(&app, "").1, 3);
+    // Ids are still never reused: membership 3 was deleted before the
+    // migration (which rebuilds the SQLite table), so the next is 4.
+    assert_eq!(app.add(1, 2), 4);
 }

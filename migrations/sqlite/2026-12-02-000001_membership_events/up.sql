@@ -35,14 +35,44 @@ CREATE INDEX index_events_on_user_and_id ON membership_events (user_id, id);
 -- `since`.
 CREATE INDEX index_events_on_created_at ON membership_events (created_at);
 
+-- A membership cannot be committed without its `added` event: a foreign
+-- key from (id, 'added') to the events, checked at commit (deferred), since
+-- the write path inserts the membership first and its event next. SQLite
+-- adds a table constraint only by rebuilding the table: copy the rows, keep
+-- the AUTOINCREMENT high-water mark (ids are never reused), swap, and
+-- build the indexes again. Nothing references this table, and the triggers
+-- below are made after the swap.
+CREATE TABLE user_group_memberships_new (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  user_group_id BIGINT NOT NULL REFERENCES user_groups (id) ON DELETE CASCADE,
+  created_at TIMESTAMP NOT NULL,
+  updated_at TIMESTAMP NOT NULL,
+  added_action TEXT GENERATED ALWAYS AS ('added') VIRTUAL,
+  FOREIGN KEY (id, added_action) REFERENCES membership_events (membership_id, action)
+    DEFERRABLE INITIALLY DEFERRED
+);
+INSERT INTO user_group_memberships_new (id, user_id, user_group_id, created_at, updated_at)
+SELECT id, user_id, user_group_id, created_at, updated_at
+FROM user_group_memberships
+ORDER BY id;
+DELETE FROM sqlite_sequence WHERE name = 'user_group_memberships_new';
+INSERT INTO sqlite_sequence (name, seq)
+SELECT 'user_group_memberships_new', seq FROM sqlite_sequence
+WHERE name = 'user_group_memberships';
+DROP TABLE user_group_memberships;
+ALTER TABLE user_group_memberships_new RENAME TO user_group_memberships;
+CREATE UNIQUE INDEX index_memberships_on_user_and_group
+  ON user_group_memberships (user_id, user_group_id);
+CREATE INDEX index_memberships_on_group_and_id
+  ON user_group_memberships (user_group_id, id);
+CREATE INDEX index_memberships_on_id ON user_group_memberships (id);
+
 -- What the database itself refuses, whatever the code does: an event is
 -- never changed or deleted; an event names a membership as it is (an
 -- `added` event after its insert, a `removed` one before its delete); and
 -- a membership is deleted only after its `removed` event is written, which
--- also catches a delete that cascades from a user or a group. (A
--- membership inserted without its `added` event is refused at commit on
--- PostgreSQL; SQLite has no deferred triggers, so there the one write path
--- is the guard, and the tests replay the events.)
+-- also catches a delete that cascades from a user or a group.
 CREATE TRIGGER membership_events_are_never_changed
 BEFORE UPDATE ON membership_events
 BEGIN
