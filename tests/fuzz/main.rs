@@ -339,6 +339,18 @@ fn query_strings() {
             assert!(slice.count >= 0 && slice.offset >= 0);
         }
         let _ = syncd::http::params::include_query(query);
+        // The history's parameters: bounded id lists, datetimes whole
+        // seconds, cursors never negative.
+        if let Ok((_, _, filter)) = syncd::http::params::feed_query(query) {
+            assert!(filter.users.len() <= syncd::domain::MAX_FILTER_IDS);
+            assert!(filter.user_groups.len() <= syncd::domain::MAX_FILTER_IDS);
+            assert!(filter.users.iter().chain(&filter.user_groups).all(|&id| id >= 1));
+            assert!(filter.after_id >= 0);
+            assert!(filter.since.is_none_or(|t| t.and_utc().timestamp_subsec_nanos() == 0));
+        }
+        if let Ok(Some(at)) = syncd::http::params::as_of_query(query) {
+            assert_eq!(at.and_utc().timestamp_subsec_nanos(), 0);
+        }
     });
 }
 
