@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, NaiveDateTime, Timelike};
 
+use crate::domain::IdFilter;
+
 /// What happened to a membership.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -100,10 +102,8 @@ impl Changer {
 /// filter that is set applies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventFilter {
-    /// Events of these users (empty: any user).
-    pub users: Vec<i64>,
-    /// Events of these groups (empty: any group).
-    pub user_groups: Vec<i64>,
+    /// Events of these users and groups (`user_id`, `user_group_id`).
+    pub ids: IdFilter,
     /// Events at or after this moment.
     pub since: Option<NaiveDateTime>,
     /// Events with a larger id (0: all): the cursor a mirror keeps.

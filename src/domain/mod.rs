@@ -60,6 +60,9 @@ impl Include {
 pub struct Range {
     pub start: i64,
     pub end: Option<i64>,
+    /// True when the request gave `start` or `end`: the answer is a slice
+    /// (and carries a `Link` header, API.md 8.3).
+    pub asked: bool,
 }
 
 impl Default for Range {
@@ -67,6 +70,7 @@ impl Default for Range {
         Range {
             start: 1,
             end: None,
+            asked: false,
         }
     }
 }
@@ -90,6 +94,7 @@ impl Range {
         let range = Range {
             start: start.unwrap_or(1),
             end,
+            asked: start.is_some() || end.is_some(),
         };
         if let Some(end) = range.end {
             if problems.is_empty() && end < range.start {
@@ -140,6 +145,20 @@ fn parse_position(name: &str, value: Option<&str>, problems: &mut Vec<String>) -
             ));
             None
         }
+    }
+}
+
+/// `user_id` and `user_group_id` of a membership list or the event feed
+/// (API.md 8.3): each set narrows to those ids (empty: any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdFilter {
+    pub users: Vec<i64>,
+    pub user_groups: Vec<i64>,
+}
+
+impl IdFilter {
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.user_groups.is_empty()
     }
 }
 

@@ -14,7 +14,7 @@ use actix_web::HttpRequest;
 use chrono::NaiveDateTime;
 
 use crate::domain::history::EventFilter;
-use crate::domain::{Include, Range};
+use crate::domain::{IdFilter, Include, Range};
 use crate::http::errors::ApiError;
 use crate::http::format::{ALL_FORMATS, API_FORMATS, ApiFormat, Format, negotiate};
 use crate::http::params;
@@ -81,14 +81,25 @@ impl Inputs for ListQuery {
     }
 }
 
-/// `as_of` of a membership list (API.md 8.7): the moment to answer as of,
-/// if given.
-#[derive(Debug, Clone, Copy)]
-pub struct AsOf(pub Option<NaiveDateTime>);
+/// What a membership list takes: `include`, `start`/`end`, `as_of`,
+/// `user_id` and `user_group_id`; every problem is reported.
+#[derive(Debug, Clone)]
+pub struct MembershipsQuery {
+    pub include: Include,
+    pub range: Range,
+    pub as_of: Option<NaiveDateTime>,
+    pub ids: IdFilter,
+}
 
-impl Inputs for AsOf {
-    fn parse(req: &HttpRequest) -> Result<AsOf, ApiError> {
-        params::as_of_query(req.query_string()).map(AsOf)
+impl Inputs for MembershipsQuery {
+    fn parse(req: &HttpRequest) -> Result<MembershipsQuery, ApiError> {
+        let (include, range, as_of, ids) = params::memberships_query(req.query_string())?;
+        Ok(MembershipsQuery {
+            include,
+            range,
+            as_of,
+            ids,
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 
 use crate::domain::history::{EventFilter, Round, parse_after_id, parse_datetime};
-use crate::domain::{Include, Range, parse_id, parse_id_list};
+use crate::domain::{IdFilter, Include, Range, parse_id, parse_id_list};
 use crate::http::errors::ApiError;
 use crate::http::limits::MAX_QUERY_PARAMS;
 
@@ -45,19 +45,25 @@ pub fn include_query(query: &str) -> Result<Include, ApiError> {
 pub fn list_query(query: &str) -> Result<(Include, Range), ApiError> {
     let pairs = pairs(query)?;
     let mut problems = Vec::new();
-    let include = parse_include(&pairs).unwrap_or_else(|m| {
-        problems.push(m);
-        Include::default()
-    });
-    let range = Range::parse(last(&pairs, "start"), last(&pairs, "end")).unwrap_or_else(|m| {
-        problems.extend(m);
-        Range::default()
-    });
+    let found = include_and_range(&pairs, &mut problems);
     if problems.is_empty() {
-        Ok((include, range))
+        Ok(found)
     } else {
         Err(ApiError::BadRequest(problems))
     }
+}
+
+/// `include`, `start` and `end`, each problem added to `problems`.
+fn include_and_range(pairs: &[(String, String)], problems: &mut Vec<String>) -> (Include, Range) {
+    let include = parse_include(pairs).unwrap_or_else(|m| {
+        problems.push(m);
+        Include::default()
+    });
+    let range = Range::parse(last(pairs, "start"), last(pairs, "end")).unwrap_or_else(|m| {
+        problems.extend(m);
+        Range::default()
+    });
+    (include, range)
 }
 
 fn all<'a>(pairs: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> {
@@ -71,21 +77,13 @@ fn all<'a>(pairs: &'a [(String, String)], name: &'a str) -> impl Iterator<Item =
 /// `after_id` of the event feed; every problem is reported.
 pub fn feed_query(query: &str) -> Result<(Include, Range, EventFilter), ApiError> {
     let pairs = pairs(query)?;
-    let (include, range) = list_query(query)?;
     let mut problems = Vec::new();
-    let users = parse_id_list("user_id", all(&pairs, "user_id"));
-    let user_groups = parse_id_list("user_group_id", all(&pairs, "user_group_id"));
+    let (include, range) = include_and_range(&pairs, &mut problems);
+    let ids = id_filter(&pairs, &mut problems);
     let since = last(&pairs, "since").map(|v| parse_datetime("since", v, Round::Up));
     let after_id = last(&pairs, "after_id").map(parse_after_id);
     let filter = EventFilter {
-        users: users.unwrap_or_else(|m| {
-            problems.push(m);
-            Vec::new()
-        }),
-        user_groups: user_groups.unwrap_or_else(|m| {
-            problems.push(m);
-            Vec::new()
-        }),
+        ids,
         since: since.transpose().unwrap_or_else(|m| {
             problems.push(m);
             None
@@ -105,13 +103,53 @@ pub fn feed_query(query: &str) -> Result<(Include, Range, EventFilter), ApiError
     }
 }
 
-/// `as_of` of a membership list, if given.
-pub fn as_of_query(query: &str) -> Result<Option<NaiveDateTime>, ApiError> {
+/// `user_id` and `user_group_id`: each comma-separated, repeats adding up.
+fn id_filter(pairs: &[(String, String)], problems: &mut Vec<String>) -> IdFilter {
+    let mut ids = |name| {
+        parse_id_list(name, all(pairs, name)).unwrap_or_else(|m| {
+            problems.push(m);
+            Vec::new()
+        })
+    };
+    IdFilter {
+        users: ids("user_id"),
+        user_groups: ids("user_group_id"),
+    }
+}
+
+/// `user_id` and `user_group_id` of a membership list.
+pub fn id_filter_query(query: &str) -> Result<IdFilter, ApiError> {
     let pairs = pairs(query)?;
-    last(&pairs, "as_of")
+    let mut problems = Vec::new();
+    let filter = id_filter(&pairs, &mut problems);
+    if problems.is_empty() {
+        Ok(filter)
+    } else {
+        Err(ApiError::BadRequest(problems))
+    }
+}
+
+/// `include`, `start`, `end`, `as_of`, `user_id` and `user_group_id` of a
+/// membership list; every problem is reported.
+pub fn memberships_query(
+    query: &str,
+) -> Result<(Include, Range, Option<NaiveDateTime>, IdFilter), ApiError> {
+    let pairs = pairs(query)?;
+    let mut problems = Vec::new();
+    let (include, range) = include_and_range(&pairs, &mut problems);
+    let as_of = last(&pairs, "as_of")
         .map(|v| parse_datetime("as_of", v, Round::Down))
         .transpose()
-        .map_err(ApiError::bad_request)
+        .unwrap_or_else(|m| {
+            problems.push(m);
+            None
+        });
+    let ids = id_filter(&pairs, &mut problems);
+    if problems.is_empty() {
+        Ok((include, range, as_of, ids))
+    } else {
+        Err(ApiError::BadRequest(problems))
+    }
 }
 
 /// An id from the path; 400 when it is not a positive integer.

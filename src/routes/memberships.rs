@@ -17,7 +17,7 @@ use crate::http::auth::Manager;
 use crate::http::body::{self, Fields, required_id};
 use crate::http::errors::ApiError;
 use crate::http::format::ApiFormat;
-use crate::http::inputs::{AsOf, BesidePage, ListQuery, PathId};
+use crate::http::inputs::{BesidePage, MembershipsQuery, PathId};
 use crate::state::{AppState, read_one, run_db};
 use crate::views::lists;
 use crate::views::{render, respond};
@@ -42,27 +42,27 @@ pub async fn show(
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(_, (BesidePage(format), query, as_of)): Manager<(BesidePage, ListQuery, AsOf)>,
+    Manager(_, (BesidePage(format), query)): Manager<(BesidePage, MembershipsQuery)>,
 ) -> Result<HttpResponse, ApiError> {
-    list_scope(req, state, Scope::All, format, query, as_of).await
+    list_scope(req, state, Scope::All, format, query).await
 }
 
 /// `GET /users/{user_id}/user-group-memberships`
 pub async fn list_for_user(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(_, (format, PathId(id), query, as_of)): Manager<(ApiFormat, PathId, ListQuery, AsOf)>,
+    Manager(_, (format, PathId(id), query)): Manager<(ApiFormat, PathId, MembershipsQuery)>,
 ) -> Result<HttpResponse, ApiError> {
-    list_scope(req, state, Scope::User(id), format, query, as_of).await
+    list_scope(req, state, Scope::User(id), format, query).await
 }
 
 /// `GET /user_groups/{user_group_id}/user-group-memberships`
 pub async fn list_for_user_group(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(_, (format, PathId(id), query, as_of)): Manager<(ApiFormat, PathId, ListQuery, AsOf)>,
+    Manager(_, (format, PathId(id), query)): Manager<(ApiFormat, PathId, MembershipsQuery)>,
 ) -> Result<HttpResponse, ApiError> {
-    list_scope(req, state, Scope::UserGroup(id), format, query, as_of).await
+    list_scope(req, state, Scope::UserGroup(id), format, query).await
 }
 
 /// 404 when a nested route names a user or user group that does not exist.
@@ -82,9 +82,14 @@ async fn list_scope(
     state: web::Data<AppState>,
     scope: Scope,
     format: ApiFormat,
-    ListQuery { include, range }: ListQuery,
-    AsOf(as_of): AsOf,
+    query: MembershipsQuery,
 ) -> Result<HttpResponse, ApiError> {
+    let MembershipsQuery {
+        include,
+        range,
+        as_of,
+        ids,
+    } = query;
     let with_relations = include.relations();
     let write =
         move |e: &mut render::Encoder, row: &MembershipRow| render::membership(e, row, include);
@@ -92,6 +97,7 @@ async fn list_scope(
         None => {
             let list = InScope {
                 scope,
+                ids,
                 with_relations,
             };
             answer(&req, state, scope, list, (range, format), write).await
@@ -101,6 +107,7 @@ async fn list_scope(
             let at = at.min(now());
             let list = events::AsOf {
                 scope,
+                ids,
                 at,
                 with_relations,
             };

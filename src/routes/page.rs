@@ -13,8 +13,8 @@ use crate::db::queries::memberships::{InScope, Scope};
 use crate::db::queries::user_groups::AllGroups;
 use crate::db::queries::users::AllUsers;
 use crate::db::queries::{List, Position, user_groups, users};
-use crate::domain::Include;
 use crate::domain::history::{Changer, Via};
+use crate::domain::{IdFilter, Include};
 use crate::http::auth::Manager;
 use crate::http::body::{self, Fields};
 use crate::http::errors::ApiError;
@@ -128,6 +128,7 @@ struct PageData {
 fn load(c: &mut DbConnection, window: Window) -> Result<PageData, ApiError> {
     let all = InScope {
         scope: Scope::All,
+        ids: IdFilter::default(),
         with_relations: true,
     };
     let from = Position::Offset(window.start - 1);

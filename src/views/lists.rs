@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
 use crate::db::DbConnection;
 use crate::db::queries::{List, Position};
 use crate::domain::Range;
 use crate::http::errors::ApiError;
-use crate::http::format::ApiFormat;
+use crate::http::format::{ApiFormat, Requested};
 use crate::http::inputs::ListQuery;
 use crate::state::{AppState, run_db};
 use crate::views::render::{Encoder, Name};
@@ -38,6 +38,8 @@ pub struct FirstChunk<L: List> {
     pub rows: Vec<L::Row>,
     /// A version of the data, when the list is longer than one chunk.
     pub version: Option<String>,
+    /// The range asked for (for the `Link` header of a slice).
+    pub range: Range,
 }
 
 /// Counts a list, slices it, and loads its first chunk; the data's version is
@@ -65,6 +67,7 @@ pub fn first_chunk<L: List>(
         count: slice.count,
         rows,
         version,
+        range,
     })
 }
 
@@ -112,6 +115,7 @@ pub fn respond<L: List>(
             e.end_list(name);
         }
         let response = respond::full(req, StatusCode::OK, format, e.finish());
+        let response = with_links(req, response, first.range, first.total);
         return respond::with_header(
             response,
             header::HeaderName::from_static("x-total-count"),
@@ -128,6 +132,9 @@ pub fn respond<L: List>(
         .content_type(format.content_type())
         .insert_header(("X-Total-Count", total))
         .insert_header((header::ETAG, etag));
+    if let Some(links) = links(req, first.range, first.total) {
+        answer.insert_header((header::LINK, links));
+    }
     if req.method() == Method::HEAD {
         // The same head as a GET, and no rows read or written: a HEAD of a
         // long list used to render its first chunk for nothing.
@@ -146,6 +153,62 @@ pub fn respond<L: List>(
         write: Box::new(write),
     };
     answer.streaming(futures_util::stream::unfold(Some(rest), next_piece))
+}
+
+/// The `Link` header of a slice (API.md 8.3): `next` when items follow it,
+/// `prev` when items precede it, each the same request for the adjacent
+/// range of the same size `n` (`end - start + 1` as asked; when `end` is
+/// left out, up to the last item). None for a request that asked for no
+/// range, or a slice with nothing on either side.
+pub fn links(req: &HttpRequest, range: Range, total: i64) -> Option<String> {
+    if !range.asked {
+        return None;
+    }
+    let (start, end) = (range.start, range.end.unwrap_or(total.max(range.start)));
+    let n = end - start + 1;
+    let mut links = Vec::new();
+    if end < total {
+        let next_end = end.saturating_add(n);
+        links.push(format!(
+            "<{}>; rel=\"next\"",
+            target(req, end + 1, next_end)
+        ));
+    }
+    if start > 1 {
+        let prev_start = (start - n).max(1);
+        links.push(format!(
+            "<{}>; rel=\"prev\"",
+            target(req, prev_start, start - 1)
+        ));
+    }
+    (!links.is_empty()).then(|| links.join(", "))
+}
+
+fn with_links(req: &HttpRequest, response: HttpResponse, range: Range, total: i64) -> HttpResponse {
+    match links(req, range, total) {
+        Some(links) => respond::with_header(response, header::LINK, &links),
+        None => response,
+    }
+}
+
+/// The request's own path (with the extension it came with) and query,
+/// `start` and `end` replaced; the other parameters kept as sent.
+fn target(req: &HttpRequest, start: i64, end: i64) -> String {
+    let extension = match req.extensions().get::<Requested>() {
+        Some(Requested::Extension(f)) => format!(".{}", f.extension()),
+        _ => String::new(),
+    };
+    let mut query: Vec<&str> = req
+        .query_string()
+        .split('&')
+        .filter(|p| {
+            let key = p.split('=').next().unwrap_or("");
+            !p.is_empty() && key != "start" && key != "end"
+        })
+        .collect();
+    let range = format!("start={start}&end={end}");
+    query.push(&range);
+    format!("{}{extension}?{}", req.path(), query.join("&"))
 }
 
 /// Bytes of rows written before a piece of a streamed list is sent. Rows

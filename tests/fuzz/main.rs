@@ -342,14 +342,20 @@ fn query_strings() {
         // The history's parameters: bounded id lists, datetimes whole
         // seconds, cursors never negative.
         if let Ok((_, _, filter)) = syncd::http::params::feed_query(query) {
-            assert!(filter.users.len() <= syncd::domain::MAX_FILTER_IDS);
-            assert!(filter.user_groups.len() <= syncd::domain::MAX_FILTER_IDS);
-            assert!(filter.users.iter().chain(&filter.user_groups).all(|&id| id >= 1));
+            let ids = &filter.ids;
+            assert!(ids.users.len() <= syncd::domain::MAX_FILTER_IDS);
+            assert!(ids.user_groups.len() <= syncd::domain::MAX_FILTER_IDS);
+            assert!(ids.users.iter().chain(&ids.user_groups).all(|&id| id >= 1));
             assert!(filter.after_id >= 0);
-            assert!(filter.since.is_none_or(|t| t.and_utc().timestamp_subsec_nanos() == 0));
+            assert!(
+                filter
+                    .since
+                    .is_none_or(|t| t.and_utc().timestamp_subsec_nanos() == 0)
+            );
         }
-        if let Ok(Some(at)) = syncd::http::params::as_of_query(query) {
-            assert_eq!(at.and_utc().timestamp_subsec_nanos(), 0);
+        if let Ok((_, _, as_of, ids)) = syncd::http::params::memberships_query(query) {
+            assert!(as_of.is_none_or(|t| t.and_utc().timestamp_subsec_nanos() == 0));
+            assert!(ids.users.len() <= syncd::domain::MAX_FILTER_IDS);
         }
     });
 }

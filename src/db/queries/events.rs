@@ -8,9 +8,10 @@ use diesel::prelude::*;
 
 use crate::db::models::{Event, EventRow, Membership, MembershipRow, User, UserGroup};
 use crate::db::queries::memberships::Scope;
-use crate::db::queries::{List, Position, user_groups, users};
+use crate::db::queries::{List, Position, ids_filtered, user_groups, users};
 use crate::db::schema::{membership_events as ev, user_groups as groups_t, users as users_t};
 use crate::db::{DbConnection, MultiBackend};
+use crate::domain::IdFilter;
 use crate::domain::history::{Action, EventFilter};
 
 /// The event feed, narrowed by an [`EventFilter`].
@@ -25,13 +26,7 @@ pub struct Feed {
 macro_rules! narrowed {
     ($query:expr, $feed:expr) => {{
         let feed: &EventFilter = &$feed.filter;
-        let mut q = $query;
-        if !feed.users.is_empty() {
-            q = q.filter(ev::user_id.eq_any(feed.users.clone()));
-        }
-        if !feed.user_groups.is_empty() {
-            q = q.filter(ev::user_group_id.eq_any(feed.user_groups.clone()));
-        }
+        let mut q = ids_filtered!($query, &feed.ids, ev::user_id, ev::user_group_id);
         if let Some(since) = feed.since {
             q = q.filter(ev::created_at.ge(since));
         }
@@ -146,9 +141,11 @@ diesel::alias!(ev as removed: Removed);
 /// membership's id, user and group are its `added` event's, and its
 /// timestamps that event's time (memberships are never updated). In
 /// membership id order, like the live lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AsOf {
     pub scope: Scope,
+    /// `user_id` and `user_group_id`, within the scope.
+    pub ids: IdFilter,
     pub at: NaiveDateTime,
     /// Load each membership's user and group as they are now (a deleted
     /// one is shown by its id).
@@ -175,7 +172,7 @@ macro_rules! existing_at {
             Scope::User(id) => q = q.filter(ev::user_id.eq(id)),
             Scope::UserGroup(id) => q = q.filter(ev::user_group_id.eq(id)),
         }
-        q
+        ids_filtered!(q, &as_of.ids, ev::user_id, ev::user_group_id)
     }};
 }
 

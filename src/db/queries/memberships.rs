@@ -8,7 +8,9 @@ use crate::db::DbConnection;
 use crate::db::models::{Membership, MembershipRow, User, UserGroup};
 use crate::db::schema::{user_group_memberships as ugm, user_groups, users};
 
-use crate::db::queries::{List, Position};
+use crate::db::MultiBackend;
+use crate::db::queries::{List, Position, ids_filtered};
+use crate::domain::IdFilter;
 
 /// Which memberships a list covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,9 +21,11 @@ pub enum Scope {
 }
 
 /// The memberships of a scope as a [`List`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InScope {
     pub scope: Scope,
+    /// `user_id` and `user_group_id`, within the scope (empty: all of it).
+    pub ids: IdFilter,
     /// Load each membership's user and user group in the same query.
     pub with_relations: bool,
 }
@@ -30,7 +34,16 @@ impl List for InScope {
     type Row = MembershipRow;
 
     fn count(&self, conn: &mut DbConnection) -> QueryResult<i64> {
-        count(conn, self.scope)
+        if self.ids.is_empty() {
+            return count(conn, self.scope);
+        }
+        let q = ids_filtered!(
+            scoped(self.scope),
+            &self.ids,
+            ugm::user_id,
+            ugm::user_group_id
+        );
+        q.count().get_result(conn)
     }
 
     fn chunk(
@@ -39,7 +52,11 @@ impl List for InScope {
         from: Position,
         limit: i64,
     ) -> QueryResult<Vec<MembershipRow>> {
-        chunk(conn, *self, from, limit)
+        if self.ids.is_empty() {
+            chunk(conn, self.scope, self.with_relations, from, limit)
+        } else {
+            filtered_chunk(conn, self, from, limit)
+        }
     }
 
     fn version(&self, conn: &mut DbConnection, total: i64) -> QueryResult<String> {
@@ -110,17 +127,92 @@ macro_rules! load_chunk {
     };
 }
 
-/// Loads at most `limit` memberships of a scope in id order, from `from`.
-fn chunk(
+/// The memberships of a scope, as a boxed query (for the filtered lists,
+/// whose shape varies with the filters given).
+fn scoped(scope: Scope) -> ugm::BoxedQuery<'static, MultiBackend> {
+    narrow_to_scope!(ugm::table.into_boxed::<MultiBackend>(), scope)
+}
+
+macro_rules! narrow_to_scope {
+    ($query:expr, $scope:expr) => {
+        match $scope {
+            Scope::All => $query,
+            Scope::User(id) => $query.filter(ugm::user_id.eq(id)),
+            Scope::UserGroup(id) => $query.filter(ugm::user_group_id.eq(id)),
+        }
+    };
+}
+use narrow_to_scope;
+
+/// A chunk of a filtered list (`user_id`, `user_group_id`): a boxed query,
+/// since its shape varies with the filters. The filter's ids find their
+/// rows through the indexes that start with them ((user_id, user_group_id)
+/// and (user_group_id, id)), so a filter of 100 users over a million
+/// memberships reads theirs, not the table.
+fn filtered_chunk(
     conn: &mut DbConnection,
-    list: InScope,
+    list: &InScope,
     from: Position,
     limit: i64,
 ) -> QueryResult<Vec<MembershipRow>> {
+    macro_rules! load {
+        ($query:expr) => {{
+            let q = narrow_to_scope!($query.into_boxed::<MultiBackend>(), list.scope);
+            let q = ids_filtered!(q, &list.ids, ugm::user_id, ugm::user_group_id);
+            match from {
+                Position::After(after) => q
+                    .filter(ugm::id.gt(after))
+                    .order(ugm::id.asc())
+                    .limit(limit),
+                Position::Offset(n) => q.order(ugm::id.asc()).offset(n).limit(limit),
+            }
+            .load(conn)?
+        }};
+    }
     if list.with_relations {
+        let rows: Vec<(Membership, User, UserGroup)> = load!(
+            ugm::table
+                .inner_join(users::table)
+                .inner_join(user_groups::table)
+                .select((
+                    Membership::as_select(),
+                    User::as_select(),
+                    UserGroup::as_select(),
+                ))
+        );
+        Ok(rows
+            .into_iter()
+            .map(|(membership, user, user_group)| MembershipRow {
+                membership,
+                user: Some(user),
+                user_group: Some(user_group),
+            })
+            .collect())
+    } else {
+        let rows: Vec<Membership> = load!(ugm::table.select(Membership::as_select()));
+        Ok(rows
+            .into_iter()
+            .map(|membership| MembershipRow {
+                membership,
+                user: None,
+                user_group: None,
+            })
+            .collect())
+    }
+}
+
+/// Loads at most `limit` memberships of a scope in id order, from `from`.
+fn chunk(
+    conn: &mut DbConnection,
+    scope: Scope,
+    with_relations: bool,
+    from: Position,
+    limit: i64,
+) -> QueryResult<Vec<MembershipRow>> {
+    if with_relations {
         let rows: Vec<(Membership, User, UserGroup)> = load_chunk!(
             conn,
-            list.scope,
+            scope,
             from,
             limit,
             ugm::table
@@ -143,7 +235,7 @@ fn chunk(
     } else {
         let rows: Vec<Membership> = load_chunk!(
             conn,
-            list.scope,
+            scope,
             from,
             limit,
             ugm::table.select(Membership::as_select())

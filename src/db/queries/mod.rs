@@ -26,6 +26,23 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// Narrows a boxed query by an [`crate::domain::IdFilter`] on its user and
+/// group columns (`user_id=3,4&user_group_id=7`: user 3 or 4, and group 7).
+macro_rules! ids_filtered {
+    ($query:expr, $ids:expr, $user:expr, $group:expr) => {{
+        let filter: &crate::domain::IdFilter = $ids;
+        let mut q = $query;
+        if !filter.users.is_empty() {
+            q = q.filter($user.eq_any(filter.users.clone()));
+        }
+        if !filter.user_groups.is_empty() {
+            q = q.filter($group.eq_any(filter.user_groups.clone()));
+        }
+        q
+    }};
+}
+pub(crate) use ids_filtered;
+
 /// Where a chunk of an id-ordered list starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Position {
