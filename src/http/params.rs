@@ -105,6 +105,27 @@ pub fn feed_query(query: &str) -> Result<(Include, Range, EventFilter), ApiError
     }
 }
 
+/// `user_group_id` of the managers' history page: one group, if given. 400
+/// unless it is given at most once, as a single positive integer.
+pub fn history_query(query: &str) -> Result<Option<i64>, ApiError> {
+    let pairs = pairs(query)?;
+    let mut values = all(&pairs, "user_group_id");
+    let Some(text) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::bad_request(
+            "user_group_id names one user group here: give it once.",
+        ));
+    }
+    parse_id(text.trim()).map(Some).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "user_group_id must be a positive integer, not \"{}\".",
+            text.chars().take(40).collect::<String>()
+        ))
+    })
+}
+
 /// `as_of` of a membership list, if given.
 pub fn as_of_query(query: &str) -> Result<Option<NaiveDateTime>, ApiError> {
     let pairs = pairs(query)?;
