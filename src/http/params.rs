@@ -103,6 +103,27 @@ pub fn feed_query(query: &str) -> Result<(Include, Range, EventFilter), ApiError
     }
 }
 
+/// `user_group_id` of the managers' history page: one group, if given. 400
+/// unless it is given at most once, as a single positive integer.
+pub fn history_query(query: &str) -> Result<Option<i64>, ApiError> {
+    let pairs = pairs(query)?;
+    let mut values = all(&pairs, "user_group_id");
+    let Some(text) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::bad_request(
+            "user_group_id names one user group here: give it once.",
+        ));
+    }
+    parse_id(text.trim()).map(Some).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "user_group_id must be a positive integer, not \"{}\".",
+            text.chars().take(40).collect::<String>()
+        ))
+    })
+}
+
 /// `user_id` and `user_group_id`: each comma-separated, repeats adding up.
 fn id_filter(pairs: &[(String, String)], problems: &mut Vec<String>) -> IdFilter {
     let mut ids = |name| {
@@ -114,18 +135,6 @@ fn id_filter(pairs: &[(String, String)], problems: &mut Vec<String>) -> IdFilter
     IdFilter {
         users: ids("user_id"),
         user_groups: ids("user_group_id"),
-    }
-}
-
-/// `user_id` and `user_group_id` of a membership list.
-pub fn id_filter_query(query: &str) -> Result<IdFilter, ApiError> {
-    let pairs = pairs(query)?;
-    let mut problems = Vec::new();
-    let filter = id_filter(&pairs, &mut problems);
-    if problems.is_empty() {
-        Ok(filter)
-    } else {
-        Err(ApiError::BadRequest(problems))
     }
 }
 

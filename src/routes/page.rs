@@ -7,23 +7,27 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::db::DbConnection;
-use crate::db::models::{MembershipRow, User, UserGroup};
+use crate::db::models::{EventRow, MembershipRow, User, UserGroup};
 use crate::db::queries::memberships;
 use crate::db::queries::memberships::{InScope, Scope};
 use crate::db::queries::user_groups::AllGroups;
 use crate::db::queries::users::AllUsers;
-use crate::db::queries::{List, Position, user_groups, users};
+use crate::db::queries::{List, Position, events, user_groups, users};
 use crate::domain::history::{Changer, Via};
 use crate::domain::{IdFilter, Include};
 use crate::http::auth::Manager;
 use crate::http::body::{self, Fields};
 use crate::http::errors::ApiError;
 use crate::http::inputs::{Inputs, ListQuery, PathId};
+use crate::http::params;
 use crate::routes::user_groups::GroupInput;
 use crate::routes::{memberships as membership_routes, user_groups as group_routes};
 use crate::state::{AppState, run_db};
 use crate::views::html;
-use crate::views::html::{Echo, MAX_CHOICES, MAX_PAGE_ROWS, MembershipsPage, PAGE_SIZE, Window};
+use crate::views::html::{
+    Changes, Echo, HISTORY_ROWS, HistoryOf, HistoryPage, LATEST_CHANGES, MAX_CHOICES,
+    MAX_PAGE_ROWS, MembershipsPage, PAGE_SIZE, Window,
+};
 use crate::views::render;
 
 /// The memberships a page request asks for: `start`/`end` as in the API,
@@ -123,6 +127,34 @@ struct PageData {
     users_total: i64,
     groups: Vec<UserGroup>,
     groups_total: i64,
+    changes: Recent,
+}
+
+/// The newest changes, with the users who made them (those that still
+/// exist).
+struct Recent {
+    rows: Vec<EventRow>,
+    actors: Vec<User>,
+}
+
+impl Recent {
+    /// The newest `limit` events (of one group, if given), and their actors
+    /// in one more query.
+    fn load(c: &mut DbConnection, user_group: Option<i64>, limit: i64) -> Result<Recent, ApiError> {
+        let rows = events::latest(c, user_group, limit)?;
+        let mut ids: Vec<i64> = rows.iter().filter_map(|r| r.event.actor_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let actors = users::find_many(c, &ids)?;
+        Ok(Recent { rows, actors })
+    }
+
+    fn view(&self) -> Changes<'_> {
+        Changes {
+            rows: &self.rows,
+            actors: &self.actors,
+        }
+    }
 }
 
 fn load(c: &mut DbConnection, window: Window) -> Result<PageData, ApiError> {
@@ -140,6 +172,7 @@ fn load(c: &mut DbConnection, window: Window) -> Result<PageData, ApiError> {
         users: AllUsers.chunk(c, first, MAX_CHOICES)?,
         groups_total: user_groups::count(c)?,
         groups: AllGroups.chunk(c, first, MAX_CHOICES)?,
+        changes: Recent::load(c, None, LATEST_CHANGES)?,
     })
 }
 
@@ -165,6 +198,7 @@ async fn draw(
         groups_total: data.groups_total,
         errors,
         echo,
+        changes: data.changes.view(),
     });
     Ok(html::response(status, markup))
 }
@@ -228,8 +262,39 @@ fn group_echo(fields: &Fields) -> Echo {
     }
 }
 
-/// `GET /membership-events` from a browser: the history of memberships,
-/// newest first (of one group with `user_group_id`).
-pub async fn history(Manager(_caller, ()): Manager) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found("The history page is not written yet."))
+/// `user_group_id` of the history page: the one group whose changes it
+/// shows, if given (400 unless a single positive integer).
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryGroup(pub Option<i64>);
+
+impl Inputs for HistoryGroup {
+    fn parse(req: &HttpRequest) -> Result<HistoryGroup, ApiError> {
+        params::history_query(req.query_string()).map(HistoryGroup)
+    }
+}
+
+/// `GET /membership-events` from a browser: the newest [`HISTORY_ROWS`]
+/// changes, newest first, of one group with `user_group_id` (a deleted
+/// group's history stays, shown by its id).
+pub async fn history(
+    state: web::Data<AppState>,
+    Manager(caller, HistoryGroup(of)): Manager<HistoryGroup>,
+) -> Result<HttpResponse, ApiError> {
+    let (group, changes) = run_db(&state, move |c| {
+        let group = match of {
+            Some(id) => user_groups::find(c, id)?,
+            None => None,
+        };
+        Ok((group, Recent::load(c, of, HISTORY_ROWS)?))
+    })
+    .await?;
+    let markup = html::history_page(&HistoryPage {
+        caller: &caller,
+        of: match of {
+            Some(id) => HistoryOf::UserGroup(id, group.as_ref()),
+            None => HistoryOf::All,
+        },
+        changes: changes.view(),
+    });
+    Ok(html::response(StatusCode::OK, markup))
 }

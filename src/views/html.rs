@@ -10,7 +10,7 @@ use base64::Engine;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
 
-use crate::db::models::{MembershipRow, User, UserGroup};
+use crate::db::models::{EventRow, MembershipRow, User, UserGroup};
 
 /// The managers' page.
 pub const PAGE_PATH: &str = "/user-group-memberships.html";
@@ -21,6 +21,12 @@ pub const MAX_PAGE_ROWS: i64 = 500;
 /// Users and groups offered in a choice list; past this, the form asks for
 /// an id instead (a select of thousands helps no one).
 pub const MAX_CHOICES: i64 = 1000;
+/// The history page (`GET /membership-events` from a browser).
+pub const HISTORY_PATH: &str = "/membership-events.html";
+/// Changes the managers' page shows under "Latest changes".
+pub const LATEST_CHANGES: i64 = 20;
+/// Changes the history page shows.
+pub const HISTORY_ROWS: i64 = 100;
 
 const CSS: &str = "\
 body{font:16px/1.45 system-ui,sans-serif;margin:0 auto;max-width:62rem;padding:1rem 1.5rem;color:#1b1b1b;background:#fff}\
@@ -167,6 +173,7 @@ pub struct MembershipsPage<'a> {
     pub groups_total: i64,
     pub errors: &'a [String],
     pub echo: &'a Echo,
+    pub changes: Changes<'a>,
 }
 
 pub fn memberships_page(p: &MembershipsPage<'_>) -> Markup {
@@ -181,6 +188,7 @@ pub fn memberships_page(p: &MembershipsPage<'_>) -> Markup {
             (add_form(p))
             (memberships_table(p))
             (user_groups_section(p))
+            (latest_changes(&p.changes))
         },
     )
 }
@@ -312,10 +320,13 @@ fn user_groups_section(p: &MembershipsPage<'_>) -> Markup {
                 p.muted { "There are no user groups yet." }
             } @else {
                 table {
-                    thead { tr { th { "Id" } th { "Name" } th { "Description" } } }
+                    thead { tr { th { "Id" } th { "Name" } th { "Description" } th { "Changes" } } }
                     tbody {
                         @for g in p.groups {
-                            tr { td { (g.id) } td { (g.name) } td { (g.description.as_deref().unwrap_or("")) } }
+                            tr {
+                                td { (g.id) } td { (g.name) } td { (g.description.as_deref().unwrap_or("")) }
+                                td { a href={ (HISTORY_PATH) "?user_group_id=" (g.id) } { "history" } }
+                            }
                         }
                     }
                 }
@@ -339,6 +350,126 @@ fn user_groups_section(p: &MembershipsPage<'_>) -> Markup {
             }
         }
     }
+}
+
+/// Changes to memberships, newest first, with the users who made them
+/// (those that still exist).
+#[derive(Debug, Clone, Copy)]
+pub struct Changes<'a> {
+    pub rows: &'a [EventRow],
+    pub actors: &'a [User],
+}
+
+fn latest_changes(changes: &Changes<'_>) -> Markup {
+    html! {
+        section #latest-changes aria-labelledby="changes-heading" {
+            h2 #changes-heading { "Latest changes" }
+            (changes_table(changes))
+            p { a href=(HISTORY_PATH) { "All changes" } }
+        }
+    }
+}
+
+/// The table of changes, on the managers' page and the history page alike:
+/// when (UTC), who, what, and how (the `via` of each event).
+fn changes_table(changes: &Changes<'_>) -> Markup {
+    html! {
+        @if changes.rows.is_empty() {
+            p.muted { "No changes yet." }
+        } @else {
+            table {
+                thead { tr { th { "When (UTC)" } th { "Who" } th { "What" } th { "How" } } }
+                tbody {
+                    @for row in changes.rows {
+                        (change_row(row, changes.actors))
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn change_row(row: &EventRow, actors: &[User]) -> Markup {
+    let e = &row.event;
+    let at = e.created_at;
+    let to = if e.action == "removed" { "from" } else { "to" };
+    html! {
+        tr #{ "event-" (e.id) } {
+            td { time datetime=(at.format("%Y-%m-%dT%H:%M:%SZ")) { (at.format("%Y-%m-%d %H:%M:%S")) } }
+            td {
+                @match e.actor_id {
+                    None => { "command line" }
+                    Some(id) => {
+                        @match actors.iter().find(|u| u.id == id) {
+                            Some(u) => { (u.login) " (" (u.name) ")" }
+                            None => { "user #" (id) }
+                        }
+                    }
+                }
+            }
+            td {
+                (e.action) " "
+                @match &row.user {
+                    Some(u) => { (u.login) " (" (u.name) ")" }
+                    None => { "user #" (e.user_id) }
+                }
+                " " (to) " "
+                @match &row.user_group {
+                    Some(g) => { (g.name) }
+                    None => { "group #" (e.user_group_id) }
+                }
+            }
+            td { (e.via) }
+        }
+    }
+}
+
+/// Whose changes the history page shows: all, or one group's (by its id,
+/// with the group when it still exists).
+#[derive(Debug, Clone, Copy)]
+pub enum HistoryOf<'a> {
+    All,
+    UserGroup(i64, Option<&'a UserGroup>),
+}
+
+/// Everything the history page shows.
+pub struct HistoryPage<'a> {
+    pub caller: &'a User,
+    pub of: HistoryOf<'a>,
+    pub changes: Changes<'a>,
+}
+
+/// The history page: the newest [`HISTORY_ROWS`] changes, of every group
+/// or of one.
+pub fn history_page(p: &HistoryPage<'_>) -> Markup {
+    let title = match p.of {
+        HistoryOf::All => "Changes".to_string(),
+        HistoryOf::UserGroup(_, Some(g)) => format!("Changes to user group {}", g.name),
+        HistoryOf::UserGroup(id, None) => format!("Changes to user group #{id}"),
+    };
+    let shown = p.changes.rows.len() as i64;
+    layout(
+        &title,
+        html! {
+            header {
+                h1 { (title) }
+                p { "Signed in as " strong { (p.caller.login) } "." }
+            }
+            nav.pages aria-label="Related pages" {
+                a href=(PAGE_PATH) { "← User group memberships" }
+                @if let HistoryOf::UserGroup(..) = p.of {
+                    a href=(HISTORY_PATH) { "All changes" }
+                }
+            }
+            @if shown >= HISTORY_ROWS {
+                p.muted {
+                    "The newest " (HISTORY_ROWS) " changes, newest first; the whole history is in "
+                    code { "/membership-events.xml" } "."
+                }
+            }
+            (changes_table(&p.changes))
+        },
+    )
 }
 
 #[cfg(test)]
@@ -404,6 +535,10 @@ mod tests {
             groups_total,
             errors: &[],
             echo: &echo,
+            changes: Changes {
+                rows: &[],
+                actors: &[],
+            },
         })
         .into_string()
     }

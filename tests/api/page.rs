@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 
-use crate::helpers::{Resp, TestApp, insert_user, spawn_app};
+use crate::helpers::{Resp, TestApp, ids_in_list, insert_user, membership_xml, spawn_app};
 
 const BROWSER_ACCEPT: &str =
     "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8";
@@ -327,4 +327,309 @@ fn signing_in_and_the_role_check_are_pages_too() {
             .basic_auth("bob", Some("secret-pass")),
     );
     assert_eq!(r.status, 403);
+}
+
+/// The changes a page shows, newest first: each event's id and its cells
+/// (when, who, what, how), the markup between `<td>` and `</td>`.
+fn changes(body: &str) -> Vec<(i64, Vec<String>)> {
+    body.split("<tr id=\"event-")
+        .skip(1)
+        .map(|s| {
+            let id = s[..s.find('"').unwrap()].parse().unwrap();
+            let row = &s[..s.find("</tr>").unwrap()];
+            let cells = row
+                .split("<td>")
+                .skip(1)
+                .map(|c| c[..c.find("</td>").unwrap()].to_string())
+                .collect();
+            (id, cells)
+        })
+        .collect()
+}
+
+/// The (who, what, how) of each change, newest first.
+fn change_words(body: &str) -> Vec<(String, String, String)> {
+    changes(body)
+        .into_iter()
+        .map(|(_, c)| (c[1].clone(), c[2].clone(), c[3].clone()))
+        .collect()
+}
+
+fn words(who: &str, what: &str, how: &str) -> (String, String, String) {
+    (who.into(), what.into(), how.into())
+}
+
+/// The part of the managers' page under "Latest changes".
+fn latest_section(body: &str) -> &str {
+    let start = body
+        .find("<section id=\"latest-changes\"")
+        .expect("a Latest changes section");
+    let rest = &body[start..];
+    &rest[..rest.find("</section>").unwrap()]
+}
+
+#[test]
+fn the_page_shows_the_latest_changes_who_what_how_and_when() {
+    let app = spawn_app();
+    let (alice, bob) = (app.user("alice"), app.user("bob"));
+    let (editors, writers) = (app.group("Editors"), app.group("Writers"));
+    // Older changes from the command line: only the newest 20 are shown.
+    let seeded = app.group("Seeded");
+    for i in 0..20 {
+        app.add_directly(app.user(&format!("user{i}")), seeded);
+    }
+    let add = |user: i64, group: i64| {
+        let body = format!(
+            "user_group_membership%5Buser_id%5D={user}&user_group_membership%5Buser_group_id%5D={group}"
+        );
+        let r = submit(&app, "/user-group-memberships.html", &body);
+        assert_eq!(r.status, 303, "{r:?}");
+    };
+    add(alice, editors);
+    let id = *row_ids(&page(&app, "/user-group-memberships.html?end=500").body)
+        .last()
+        .unwrap();
+    let r = submit(
+        &app,
+        &format!("/user-group-memberships/{id}.html"),
+        "_method=delete",
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    add(bob, writers);
+    // Another manager adds through the API, and is then deleted.
+    let (carol, carol_token) = insert_user(&app.pool, "carol", true, None);
+    let r = app.send(
+        app.client
+            .post(app.url("/user-group-memberships.xml"))
+            .header("X-API-KEY", &carol_token)
+            .header("Content-Type", "application/xml")
+            .body(membership_xml(alice, writers)),
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    {
+        let mut conn = app.pool.get().unwrap();
+        syncd::db::queries::users::delete_by_login(&mut conn, "carol")
+            .unwrap()
+            .unwrap();
+    }
+    let r = app.delete(&format!("/user_groups/{writers}.xml"));
+    assert!(r.status == 200 || r.status == 204, "{r:?}");
+
+    let body = page(&app, "/user-group-memberships.html").body;
+    let section = latest_section(&body);
+    assert!(section.contains("<h2 id=\"changes-heading\">Latest changes</h2>"));
+    assert!(section.contains("<a href=\"/membership-events.html\">All changes</a>"));
+    let shown = changes(section);
+    assert_eq!(shown.len(), 20, "the newest 20 of 26");
+    let ids: Vec<i64> = shown.iter().map(|(id, _)| *id).collect();
+    let mut newest_first = ids.clone();
+    newest_first.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(ids, newest_first);
+    let manager = "manager (manager name)";
+    let mut shown_words = change_words(section);
+    // Deleting the group removed both its members at once, by the manager
+    // (in whichever order the database took them).
+    shown_words[..2].sort();
+    assert_eq!(
+        shown_words[..7],
+        [
+            words(
+                manager,
+                &format!("removed alice (alice name) from group #{writers}"),
+                "group-delete"
+            ),
+            words(
+                manager,
+                &format!("removed bob (bob name) from group #{writers}"),
+                "group-delete"
+            ),
+            words(
+                &format!("user #{carol}"),
+                &format!("added alice (alice name) to group #{writers}"),
+                "api"
+            ),
+            words(
+                manager,
+                &format!("added bob (bob name) to group #{writers}"),
+                "form"
+            ),
+            words(manager, "removed alice (alice name) from Editors", "form"),
+            words(manager, "added alice (alice name) to Editors", "form"),
+            words(
+                "command line",
+                "added user19 (user19 name) to Seeded",
+                "import"
+            ),
+        ]
+    );
+    // When: the event's time as the feed has it, in a <time> element.
+    let feed = app.get(&format!("/membership-events.xml?after_id={}", ids[1]));
+    let tag = "<created-at type=\"datetime\">";
+    let at = &feed.body[feed.body.find(tag).unwrap() + tag.len()..];
+    let at = &at[..at.find('<').unwrap()];
+    assert!(at.ends_with('Z'), "{at}");
+    let shown_at = format!("{} {}", &at[..10], &at[11..19]);
+    assert_eq!(
+        shown[0].1[0],
+        format!("<time datetime=\"{at}\">{shown_at}</time>")
+    );
+    assert!(
+        !section.contains("user0 (user0 name)"),
+        "older than the newest 20"
+    );
+}
+
+#[test]
+fn each_group_has_its_history_one_click_away() {
+    let app = spawn_app();
+    let (alice, bob) = (app.user("alice"), app.user("bob"));
+    let (editors, writers) = (app.group("Editors"), app.group("Writers"));
+    app.add(alice, editors);
+    app.add(bob, writers);
+    app.add(bob, editors);
+    let body = page(&app, "/user-group-memberships.html").body;
+    for g in [editors, writers] {
+        assert!(
+            body.contains(&format!(
+                "<a href=\"/membership-events.html?user_group_id={g}\">history</a>"
+            )),
+            "{body}"
+        );
+    }
+
+    let r = page(
+        &app,
+        &format!("/membership-events.html?user_group_id={editors}"),
+    );
+    assert!(
+        r.body
+            .contains("<title>Changes to user group Editors · syncd</title>")
+    );
+    assert!(r.body.contains("<h1>Changes to user group Editors</h1>"));
+    assert!(r.body.contains("<a href=\"/user-group-memberships.html\">"));
+    assert_eq!(
+        change_words(&r.body),
+        [
+            words(
+                "manager (manager name)",
+                "added bob (bob name) to Editors",
+                "api"
+            ),
+            words(
+                "manager (manager name)",
+                "added alice (alice name) to Editors",
+                "api"
+            ),
+        ]
+    );
+    let mut feed = ids_in_list(
+        &app.get(&format!("/membership-events.xml?user_group_id={editors}"))
+            .body,
+    );
+    feed.reverse();
+    let shown: Vec<i64> = changes(&r.body).iter().map(|(id, _)| *id).collect();
+    assert_eq!(shown, feed);
+
+    // Every group's changes, from a browser asking for the feed's path.
+    let all = app.send(
+        app.request(Method::GET, "/membership-events")
+            .header("Accept", BROWSER_ACCEPT),
+    );
+    assert_eq!(all.status, 200);
+    assert_html(&all);
+    assert!(all.body.contains("<h1>Changes</h1>"));
+    assert_eq!(changes(&all.body).len(), 3);
+
+    // A deleted group's history stays, named by its id.
+    assert!(app.delete(&format!("/user_groups/{writers}.xml")).status < 300);
+    let gone = page(
+        &app,
+        &format!("/membership-events.html?user_group_id={writers}"),
+    )
+    .body;
+    assert!(gone.contains(&format!("<h1>Changes to user group #{writers}</h1>")));
+    assert_eq!(
+        change_words(&gone),
+        [
+            words(
+                "manager (manager name)",
+                &format!("removed bob (bob name) from group #{writers}"),
+                "group-delete"
+            ),
+            words(
+                "manager (manager name)",
+                &format!("added bob (bob name) to group #{writers}"),
+                "api"
+            ),
+        ]
+    );
+    let none = page(&app, "/membership-events.html?user_group_id=99999").body;
+    assert!(none.contains("<h1>Changes to user group #99999</h1>"));
+    assert!(none.contains("No changes yet."));
+    assert!(changes(&none).is_empty());
+}
+
+#[test]
+fn the_history_escapes_what_it_shows() {
+    let app = spawn_app();
+    let alice = app.user("alice");
+    let group = app.group("<script>alert(\"x\")</script> & Co");
+    app.add(alice, group);
+    let escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co";
+    // page() checks that no <script> got through.
+    let r = page(
+        &app,
+        &format!("/membership-events.html?user_group_id={group}"),
+    );
+    assert!(
+        r.body
+            .contains(&format!("<h1>Changes to user group {escaped}</h1>"))
+    );
+    assert!(r.body.contains(&format!(
+        "<title>Changes to user group {escaped} · syncd</title>"
+    )));
+    assert_eq!(
+        change_words(&r.body),
+        [words(
+            "manager (manager name)",
+            &format!("added alice (alice name) to {escaped}"),
+            "api"
+        )]
+    );
+    let main = page(&app, "/user-group-memberships.html").body;
+    assert_eq!(
+        change_words(latest_section(&main))[0].1,
+        format!("added alice (alice name) to {escaped}")
+    );
+}
+
+#[test]
+fn the_history_takes_one_positive_group_id() {
+    let app = spawn_app();
+    for (query, message) in [
+        (
+            "user_group_id=abc",
+            "user_group_id must be a positive integer, not &quot;abc&quot;.",
+        ),
+        (
+            "user_group_id=0",
+            "user_group_id must be a positive integer, not &quot;0&quot;.",
+        ),
+        (
+            "user_group_id=1,2",
+            "user_group_id must be a positive integer, not &quot;1,2&quot;.",
+        ),
+        (
+            "user_group_id=1&user_group_id=2",
+            "user_group_id names one user group here: give it once.",
+        ),
+    ] {
+        let r = app.get(&format!("/membership-events.html?{query}"));
+        assert_eq!(r.status, 400, "{query}");
+        assert_html(&r);
+        assert_eq!(error_messages(&r.body), vec![message], "{query}");
+    }
+    // The feed itself still takes lists of groups.
+    let r = app.get("/membership-events.xml?user_group_id=1,2");
+    assert_eq!(r.status, 200, "{r:?}");
 }

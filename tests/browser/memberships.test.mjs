@@ -212,7 +212,7 @@ describe('the managers page in Chromium', () => {
     assert.equal(await submit(page, page.getByRole('button', { name: 'Create user group' })), 303);
     assert.match(page.url(), /#user-groups$/);
     const cells = await page.locator('#user-groups tbody tr').last().locator('td').allInnerTexts();
-    assert.deepEqual(cells.slice(1), ['Writers <and> "poets"', 'They write & rhyme.']);
+    assert.deepEqual(cells.slice(1), ['Writers <and> "poets"', 'They write & rhyme.', 'history']);
     const groups = await api('/user_groups.xml');
     assert.match(groups.body, /<name>Writers &lt;and&gt; &quot;poets&quot;<\/name>/);
     // The new group can be chosen at once; add bob to it and leave one

@@ -41,6 +41,19 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
         .optional()
 }
 
+/// The users with these ids that still exist, in id order (one query,
+/// whatever the number of ids).
+pub fn find_many(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<User>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    users::table
+        .filter(users::id.eq_any(ids))
+        .select(User::as_select())
+        .order(users::id.asc())
+        .load(conn)
+}
+
 /// The enabled user holding a token with this digest (a disabled user
 /// cannot sign in, whatever it holds).
 pub fn find_by_token_digest(conn: &mut DbConnection, digest: &str) -> QueryResult<Option<User>> {
