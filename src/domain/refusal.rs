@@ -27,6 +27,21 @@ pub enum Refusal {
     /// The user or the group was deleted between the check and the insert.
     #[error("The user or the user group was deleted meanwhile.")]
     DeletedMeanwhile,
+    /// The user is not in the group (a membership addressed by its pair).
+    #[error("User {0} is not a member of user group {1}.")]
+    NotAMember(i64, i64),
+    /// No user has the login a body names.
+    #[error("There is no user with the login \"{}\".", clip(.0))]
+    NoUserWithLogin(String),
+    /// No user group has the name a body names.
+    #[error("There is no user group named \"{}\".", clip(.0))]
+    NoGroupWithName(String),
+    /// A body names a user by id and by login, and they are two users.
+    #[error("user-id {0} and user-login \"{login}\" name different users.", login = clip(.1))]
+    UserIdAndLoginDisagree(i64, String),
+    /// A body names a group by id and by name, and they are two groups.
+    #[error("user-group-id {0} and user-group-name \"{name}\" name different user groups.", name = clip(.1))]
+    GroupIdAndNameDisagree(i64, String),
     /// Another group has this name.
     #[error("A user group named \"{0}\" already exists.")]
     GroupNameTaken(String),
@@ -46,12 +61,21 @@ pub enum Refusal {
     Invalid(String),
 }
 
+/// A name or login as echoed in a message: at most 100 characters (the
+/// writer escapes it).
+fn clip(text: &str) -> String {
+    text.chars().take(100).collect()
+}
+
 impl Refusal {
     /// True when the refusal is that a thing named by its id does not exist.
     pub fn is_unknown_id(&self) -> bool {
         matches!(
             self,
-            Refusal::UnknownUser(_) | Refusal::UnknownUserGroup(_) | Refusal::UnknownMembership(_)
+            Refusal::UnknownUser(_)
+                | Refusal::UnknownUserGroup(_)
+                | Refusal::UnknownMembership(_)
+                | Refusal::NotAMember(..)
         )
     }
 }

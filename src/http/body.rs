@@ -90,6 +90,43 @@ pub async fn record(
     read_fields(kind, bytes, root).await
 }
 
+/// A record body that may be left out: no fields when it is empty (a PUT
+/// of a membership by its pair needs none). In XML the root may also be
+/// `also`, whose fields are renamed by `renames`: an ActiveResource client
+/// saving an element named `user` on the nested site `/user_groups/:id/`
+/// sends `<user><id>3</id></user>`.
+pub async fn optional_record(
+    req: &HttpRequest,
+    payload: web::Payload,
+    root: Name,
+    (also, renames): (&str, &[(&str, &str)]),
+) -> Result<Fields, ApiError> {
+    let bytes = read(req, payload).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Fields::default());
+    }
+    let kind = body_kind(req)?;
+    let is_xml = kind == BodyKind::Xml;
+    match read_fields(kind, bytes.clone(), root).await {
+        Err(e) if is_xml => match read_record(&bytes, also) {
+            Ok(fields) => Ok(Fields(
+                fields
+                    .into_iter()
+                    .map(|f| {
+                        let name = renames
+                            .iter()
+                            .find(|(from, _)| *from == f.name)
+                            .map_or(f.name, |(_, to)| to.to_string());
+                        (name, f.value)
+                    })
+                    .collect(),
+            )),
+            Err(_) => Err(e),
+        },
+        other => other,
+    }
+}
+
 /// A POST that stands in for another method, as Rails forms do with
 /// `_method`: only a form body can, and only for one of `methods`; anything
 /// else is 405 with `allow`. Returns the method and the form's fields.

@@ -60,6 +60,25 @@ impl Inputs for PathId {
     }
 }
 
+/// The user and the user group of a membership addressed by its pair
+/// (`/user_groups/{user_group_id}/users/{user_id}` and its mirror); 400
+/// unless both are positive integers.
+#[derive(Debug, Clone, Copy)]
+pub struct PathPair {
+    pub user: i64,
+    pub user_group: i64,
+}
+
+impl Inputs for PathPair {
+    fn parse(req: &HttpRequest) -> Result<PathPair, ApiError> {
+        let id = |name| params::parse_path_id(req.match_info().get(name).unwrap_or(""));
+        Ok(PathPair {
+            user_group: id("user_group_id")?,
+            user: id("user_id")?,
+        })
+    }
+}
+
 /// `include` of a request for one record (400 for an unknown name).
 impl Inputs for Include {
     fn parse(req: &HttpRequest) -> Result<Include, ApiError> {
@@ -78,6 +97,28 @@ impl Inputs for ListQuery {
     fn parse(req: &HttpRequest) -> Result<ListQuery, ApiError> {
         let (include, range) = params::list_query(req.query_string())?;
         Ok(ListQuery { include, range })
+    }
+}
+
+/// A parameter that narrows a list to one match by a unique value:
+/// `login` on the users' list, `name` on the groups' (the last one given;
+/// `None` when absent).
+#[derive(Debug, Clone)]
+pub struct LoginQuery(pub Option<String>);
+
+impl Inputs for LoginQuery {
+    fn parse(req: &HttpRequest) -> Result<LoginQuery, ApiError> {
+        params::single_value(req.query_string(), "login").map(LoginQuery)
+    }
+}
+
+/// `name` on the groups' list, as [`LoginQuery`].
+#[derive(Debug, Clone)]
+pub struct NameQuery(pub Option<String>);
+
+impl Inputs for NameQuery {
+    fn parse(req: &HttpRequest) -> Result<NameQuery, ApiError> {
+        params::single_value(req.query_string(), "name").map(NameQuery)
     }
 }
 

@@ -73,6 +73,11 @@ fn all<'a>(pairs: &'a [(String, String)], name: &'a str) -> impl Iterator<Item =
         .map(|(_, v)| v.as_str())
 }
 
+/// The last value of the parameter `name`, if given.
+pub fn single_value(query: &str, name: &str) -> Result<Option<String>, ApiError> {
+    Ok(last(&pairs(query)?, name).map(str::to_string))
+}
+
 /// `include`, `start`, `end`, `user_id`, `user_group_id`, `since` and
 /// `after_id` of the event feed; every problem is reported.
 pub fn feed_query(query: &str) -> Result<(Include, Range, EventFilter), ApiError> {

@@ -14,10 +14,11 @@ use crate::db::queries::{user_groups, users};
 use crate::domain::history::{Changer, Via};
 use crate::domain::{Include, Range, Refusal};
 use crate::http::auth::Manager;
-use crate::http::body::{self, Fields, required_id};
+use crate::http::body::{self, Fields};
 use crate::http::errors::ApiError;
 use crate::http::format::ApiFormat;
 use crate::http::inputs::{BesidePage, MembershipsQuery, PathId};
+use crate::routes::membership_body::{self, Side};
 use crate::state::{AppState, read_one, run_db};
 use crate::views::lists;
 use crate::views::{render, respond};
@@ -184,25 +185,6 @@ pub async fn create_for_user_group(
     .await
 }
 
-/// An id taken from the path, unless the body names a different one.
-fn id_from_path(field: &str, path_id: i64, body: Option<&str>) -> Result<i64, String> {
-    match body.map(str::trim) {
-        None | Some("") => Ok(path_id),
-        Some(_) => match required_id(field, body) {
-            Ok(id) if id == path_id => Ok(id),
-            Ok(id) => Err(format!(
-                "{field} in the body ({id}) does not match the one in the path ({path_id})."
-            )),
-            Err(e) => Err(e),
-        },
-    }
-}
-
-/// Field names a membership body may use for the user and the user group
-/// (`user` is Syncano's).
-const USER_FIELDS: &[&str] = &["user-id", "user"];
-const USER_GROUP_FIELDS: &[&str] = &["user-group-id", "user-group"];
-
 async fn create_under(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -233,21 +215,17 @@ pub async fn insert(
     with_relations: bool,
     by: Changer,
 ) -> Result<MembershipRow, ApiError> {
-    let user_value = fields.get(USER_FIELDS).flatten();
-    let group_value = fields.get(USER_GROUP_FIELDS).flatten();
-
-    let user_id = match parent {
-        Scope::User(id) => id_from_path("user-id", id, user_value),
-        _ => required_id("user-id", user_value),
+    let user = membership_body::named(fields, Side::User);
+    let group = membership_body::named(fields, Side::UserGroup);
+    let path = move |side| match (parent, side) {
+        (Scope::User(id), Side::User) | (Scope::UserGroup(id), Side::UserGroup) => Some(id),
+        _ => None,
     };
-    let group_id = match parent {
-        Scope::UserGroup(id) => id_from_path("user-group-id", id, group_value),
-        _ => required_id("user-group-id", group_value),
-    };
-
     run_db(state, move |c| {
         // The parent in the path must exist (404) before the body is judged.
         check_parent(c, parent)?;
+        let user_id = membership_body::side_id(c, Side::User, &user, path(Side::User))?;
+        let group_id = membership_body::side_id(c, Side::UserGroup, &group, path(Side::UserGroup))?;
         let (user_id, group_id) = match (user_id, group_id) {
             (Ok(u), Ok(g)) => (u, g),
             (u, g) => {

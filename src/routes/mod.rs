@@ -2,8 +2,10 @@
 //! methods onto them.
 
 pub mod events;
+pub mod membership_body;
 pub mod memberships;
 pub mod page;
+pub mod pairs;
 pub mod user_groups;
 pub mod users;
 
@@ -81,6 +83,25 @@ pub fn table(cfg: &mut web::ServiceConfig) {
             vec![
                 read(memberships::list_for_user_group),
                 web::post().to(memberships::create_for_user_group),
+            ],
+        );
+    }
+    // A membership by its user and group, from either side (API.md 8.1).
+    for path in [
+        "/user_groups/{user_group_id}/users/{user_id}",
+        "/user-groups/{user_group_id}/users/{user_id}",
+        "/users/{user_id}/user_groups/{user_group_id}",
+        "/users/{user_id}/user-groups/{user_group_id}",
+    ] {
+        resource(
+            cfg,
+            path,
+            pairs::ALLOWS,
+            vec![
+                read(pairs::show),
+                web::put().to(pairs::put),
+                web::delete().to(pairs::delete),
+                web::post().to(pairs::post),
             ],
         );
     }

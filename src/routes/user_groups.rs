@@ -15,7 +15,7 @@ use crate::http::body;
 use crate::http::body::Fields;
 use crate::http::errors::ApiError;
 use crate::http::format::ApiFormat;
-use crate::http::inputs::{BesidePage, ListQuery, PathId};
+use crate::http::inputs::{BesidePage, ListQuery, NameQuery, PathId};
 use crate::state::{AppState, read_one, run_db};
 use crate::views::lists;
 use crate::views::{render, respond};
@@ -53,17 +53,35 @@ fn one(
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(_, inputs): Manager<(ApiFormat, ListQuery)>,
+    Manager(_, (format, query, NameQuery(only))): Manager<(ApiFormat, ListQuery, NameQuery)>,
 ) -> Result<HttpResponse, ApiError> {
-    lists::whole_table(
-        req,
-        state,
-        inputs,
-        render::USER_GROUPS,
-        user_groups::AllGroups,
-        render::user_group,
-    )
-    .await
+    let inputs = (format, query);
+    match only {
+        Some(value) => {
+            let list = user_groups::Named(value);
+            lists::whole_table(
+                req,
+                state,
+                inputs,
+                render::USER_GROUPS,
+                list,
+                render::user_group,
+            )
+            .await
+        }
+        None => {
+            let list = user_groups::AllGroups;
+            lists::whole_table(
+                req,
+                state,
+                inputs,
+                render::USER_GROUPS,
+                list,
+                render::user_group,
+            )
+            .await
+        }
+    }
 }
 
 /// The name and description of a group body. Outer `None`: not given.

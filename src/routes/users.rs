@@ -9,7 +9,7 @@ use crate::domain::{Include, Refusal};
 use crate::http::auth::{Caller, Manager};
 use crate::http::errors::ApiError;
 use crate::http::format::ApiFormat;
-use crate::http::inputs::{ListQuery, PathId};
+use crate::http::inputs::{ListQuery, LoginQuery, PathId};
 use crate::state::{AppState, read_one};
 use crate::views::lists;
 use crate::views::{render, respond};
@@ -42,15 +42,17 @@ pub async fn show(
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(_, inputs): Manager<(ApiFormat, ListQuery)>,
+    Manager(_, (format, query, LoginQuery(only))): Manager<(ApiFormat, ListQuery, LoginQuery)>,
 ) -> Result<HttpResponse, ApiError> {
-    lists::whole_table(
-        req,
-        state,
-        inputs,
-        render::USERS,
-        users::AllUsers,
-        render::user,
-    )
-    .await
+    let inputs = (format, query);
+    match only {
+        Some(value) => {
+            let list = users::WithLogin(value);
+            lists::whole_table(req, state, inputs, render::USERS, list, render::user).await
+        }
+        None => {
+            let list = users::AllUsers;
+            lists::whole_table(req, state, inputs, render::USERS, list, render::user).await
+        }
+    }
 }

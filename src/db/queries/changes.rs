@@ -15,7 +15,7 @@ use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
 use crate::db::DbConnection;
 use crate::db::models::{Membership, now};
-use crate::db::queries::{is_foreign_key_violation, is_unique_violation, on_backend};
+use crate::db::queries::{is_foreign_key_violation, is_unique_violation, memberships, on_backend};
 use crate::db::schema::{
     membership_events as ev, user_group_memberships as ugm, user_groups, users,
 };
@@ -213,6 +213,44 @@ pub fn remove(conn: &mut DbConnection, id: i64, by: Changer) -> QueryResult<bool
         diesel::delete(ugm::table.filter(ugm::id.eq(id))).execute(c)?;
         Ok(true)
     })
+}
+
+/// Makes a user a member of a group (API.md 8.1's PUT): the membership,
+/// and true when this call added it; false when it was there already (no
+/// event then). Refused like [`add`] for a missing user or group.
+pub fn put(
+    conn: &mut DbConnection,
+    user_id: i64,
+    user_group_id: i64,
+    by: Changer,
+) -> QueryResult<Result<(i64, bool), Vec<Refusal>>> {
+    match add(conn, user_id, user_group_id, by)? {
+        Ok(m) => Ok(Ok((m.id, true))),
+        Err(refusals) if refusals == [Refusal::DuplicateMembership] => {
+            // There, or added by a concurrent request that won the insert
+            // (its row is committed by the time ours is refused).
+            match memberships::id_of_pair(conn, user_id, user_group_id)? {
+                Some(id) => Ok(Ok((id, false))),
+                // Removed again meanwhile: what was asked holds no more.
+                None => Ok(Err(vec![Refusal::DeletedMeanwhile])),
+            }
+        }
+        Err(refusals) => Ok(Err(refusals)),
+    }
+}
+
+/// Removes a user from a group (API.md 8.1's DELETE); false when the user
+/// was not in it (no event then).
+pub fn remove_pair(
+    conn: &mut DbConnection,
+    user_id: i64,
+    user_group_id: i64,
+    by: Changer,
+) -> QueryResult<bool> {
+    match memberships::id_of_pair(conn, user_id, user_group_id)? {
+        Some(id) => remove(conn, id, by),
+        None => Ok(false),
+    }
 }
 
 /// Whose memberships [`remove_all`] removes, with the thing itself.

@@ -288,6 +288,20 @@ pub fn find(
     }
 }
 
+/// The id of the membership of a user in a group, if there is one.
+pub fn id_of_pair(
+    conn: &mut DbConnection,
+    user_id: i64,
+    user_group_id: i64,
+) -> QueryResult<Option<i64>> {
+    ugm::table
+        .filter(ugm::user_id.eq(user_id))
+        .filter(ugm::user_group_id.eq(user_group_id))
+        .select(ugm::id)
+        .first(conn)
+        .optional()
+}
+
 /// How many memberships a scope holds.
 pub fn count(conn: &mut DbConnection, scope: Scope) -> QueryResult<i64> {
     let mut q = ugm::table.into_boxed();

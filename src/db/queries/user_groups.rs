@@ -20,6 +20,15 @@ pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
     .get_result(conn)
 }
 
+/// The id of the user group with this name, if any.
+pub fn id_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<i64>> {
+    user_groups::table
+        .filter(user_groups::name.eq(name))
+        .select(user_groups::id)
+        .first(conn)
+        .optional()
+}
+
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<UserGroup>> {
     user_groups::table
         .filter(user_groups::id.eq(id))
@@ -76,6 +85,47 @@ struct NewUserGroup<'a> {
 
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     user_groups::table.count().get_result(conn)
+}
+
+/// The user group with a name (`GET /user_groups?name=Editors`): a list
+/// of one, or empty.
+#[derive(Debug, Clone)]
+pub struct Named(pub String);
+
+impl List for Named {
+    type Row = UserGroup;
+
+    fn count(&self, conn: &mut DbConnection) -> QueryResult<i64> {
+        user_groups::table
+            .filter(user_groups::name.eq(&self.0))
+            .count()
+            .get_result(conn)
+    }
+
+    fn chunk(
+        &self,
+        conn: &mut DbConnection,
+        from: Position,
+        limit: i64,
+    ) -> QueryResult<Vec<UserGroup>> {
+        let q = user_groups::table
+            .filter(user_groups::name.eq(&self.0))
+            .select(UserGroup::as_select())
+            .order(user_groups::id.asc())
+            .limit(limit);
+        match from {
+            Position::Offset(offset) => q.offset(offset).load(conn),
+            Position::After(id) => q.filter(user_groups::id.gt(id)).load(conn),
+        }
+    }
+
+    fn version(&self, conn: &mut DbConnection, _total: i64) -> QueryResult<String> {
+        version(conn)
+    }
+
+    fn id(group: &UserGroup) -> i64 {
+        group.id
+    }
 }
 
 /// Every user group, as a [`List`].

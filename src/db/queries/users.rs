@@ -29,6 +29,15 @@ pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(users::table.filter(users::id.eq(id)))).get_result(conn)
 }
 
+/// The id of the user with this login, if any.
+pub fn id_by_login(conn: &mut DbConnection, login: &str) -> QueryResult<Option<i64>> {
+    users::table
+        .filter(users::login.eq(login))
+        .select(users::id)
+        .first(conn)
+        .optional()
+}
+
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }
@@ -217,17 +226,48 @@ pub struct Deleted {
 /// (`via` `user-delete`), in one transaction: all go, or none. None when the
 /// login does not exist (nothing changes).
 pub fn delete_by_login(conn: &mut DbConnection, login: &str) -> QueryResult<Option<Deleted>> {
-    let Some(id) = users::table
-        .filter(users::login.eq(login))
-        .select(users::id)
-        .first::<i64>(conn)
-        .optional()?
-    else {
+    let Some(id) = id_by_login(conn, login)? else {
         return Ok(None);
     };
     let by = Changer::command_line(Via::UserDelete);
     let deleted = changes::delete_with_memberships(conn, Deleting::User(id), by)?;
     Ok(deleted.map(|memberships| Deleted { id, memberships }))
+}
+
+/// The user with a login (`GET /users?login=alice`): a list of one, or
+/// empty.
+#[derive(Debug, Clone)]
+pub struct WithLogin(pub String);
+
+impl List for WithLogin {
+    type Row = User;
+
+    fn count(&self, conn: &mut DbConnection) -> QueryResult<i64> {
+        users::table
+            .filter(users::login.eq(&self.0))
+            .count()
+            .get_result(conn)
+    }
+
+    fn chunk(&self, conn: &mut DbConnection, from: Position, limit: i64) -> QueryResult<Vec<User>> {
+        let q = users::table
+            .filter(users::login.eq(&self.0))
+            .select(User::as_select())
+            .order(users::id.asc())
+            .limit(limit);
+        match from {
+            Position::Offset(offset) => q.offset(offset).load(conn),
+            Position::After(id) => q.filter(users::id.gt(id)).load(conn),
+        }
+    }
+
+    fn version(&self, conn: &mut DbConnection, _total: i64) -> QueryResult<String> {
+        version(conn)
+    }
+
+    fn id(row: &User) -> i64 {
+        row.id
+    }
 }
 
 /// Every user, as a [`List`].
