@@ -21,6 +21,7 @@ mod lifecycle;
 mod list;
 mod outage;
 mod page;
+mod pairs;
 mod pg_cluster;
 mod show;
 mod sign_in;

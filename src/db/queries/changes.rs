@@ -355,8 +355,8 @@ struct Added {
 const ROWS_PER_STATEMENT: usize = 1000;
 
 /// Adds (user id, user group id) pairs not there yet, each with its `added`
-/// event; returns how many were added. Runs inside the caller's
-/// transaction (the import's batch). The ids must exist (they come from
+/// event; returns how many were added, in one transaction (a savepoint
+/// inside the import's batch). The ids must exist (they come from
 /// the import's look-ups of logins and names).
 ///
 /// Memberships are pairs of integers: the statements are plain SQL with the
@@ -373,6 +373,7 @@ pub fn add_pairs(
     let at = at.format("%Y-%m-%d %H:%M:%S").to_string();
     let actor = by.actor.map_or("NULL".to_string(), |id| id.to_string());
     let (added_word, via) = (Action::Added.as_str(), by.via.as_str());
+    conn.transaction(|conn| {
     let mut added = 0;
     let mut sql = String::new();
     for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
@@ -408,4 +409,5 @@ pub fn add_pairs(
         diesel::sql_query(&sql).execute(conn)?;
     }
     Ok(added)
+    })
 }
