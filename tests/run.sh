@@ -10,7 +10,9 @@
 #   3. the managers' page in Debian's headless Chromium, driven by
 #      playwright-core from npm (tests/browser), against the real binary.
 # It installs what the tests need first (curl; libpq-dev and pkg-config to
-# build; chromium; playwright-core with `npm ci`). Without PostgreSQL
+# build; python3-venv for the ActiveResource client test, which puts
+# pyactiveresource from PyPI in target/pyenv; chromium; playwright-core
+# with `npm ci`). Without PostgreSQL
 # binaries it says what it skipped, and why. SYNCD_SKIP_BROWSER=1 skips pass 3
 # (and says so).
 set -euo pipefail
@@ -22,6 +24,8 @@ need_packages=()
 command -v curl >/dev/null 2>&1 || need_packages+=(curl)
 [ -e /usr/include/postgresql/libpq-fe.h ] || need_packages+=(libpq-dev)
 command -v pkg-config >/dev/null 2>&1 || need_packages+=(pkg-config)
+# tests/api/clients.rs makes a virtual environment for pyactiveresource.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_packages+=(python3-venv)
 if [ "${SYNCD_SKIP_BROWSER:-}" != 1 ]; then
   [ -x /usr/bin/chromium ] || need_packages+=(chromium)
   command -v npm >/dev/null 2>&1 || need_packages+=(nodejs npm)

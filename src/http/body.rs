@@ -91,40 +91,49 @@ pub async fn record(
 }
 
 /// A record body that may be left out: no fields when it is empty (a PUT
-/// of a membership by its pair needs none). In XML the root may also be
-/// `also`, whose fields are renamed by `renames`: an ActiveResource client
+/// of a membership by its pair needs none). The record may also be wrapped
+/// in `also` (a root element `<also>` in XML, `{"also": {...}}` in JSON),
+/// whose fields are then renamed by `renames`: an ActiveResource client
 /// saving an element named `user` on the nested site `/user_groups/:id/`
-/// sends `<user><id>3</id></user>`.
+/// sends `<user><id>3</id></user>` or `{"user": {"id": 3}}`.
 pub async fn optional_record(
     req: &HttpRequest,
     payload: web::Payload,
     root: Name,
-    (also, renames): (&str, &[(&str, &str)]),
+    (also, renames): (&'static str, &[(&str, &str)]),
 ) -> Result<Fields, ApiError> {
     let bytes = read(req, payload).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Fields::default());
     }
     let kind = body_kind(req)?;
-    let is_xml = kind == BodyKind::Xml;
-    match read_fields(kind, bytes.clone(), root).await {
-        Err(e) if is_xml => match read_record(&bytes, also) {
-            Ok(fields) => Ok(Fields(
-                fields
-                    .into_iter()
-                    .map(|f| {
-                        let name = renames
-                            .iter()
-                            .find(|(from, _)| *from == f.name)
-                            .map_or(f.name, |(_, to)| to.to_string());
-                        (name, f.value)
-                    })
-                    .collect(),
-            )),
-            Err(_) => Err(e),
-        },
-        other => other,
+    let wrapped_in_also = match kind {
+        BodyKind::Xml => read_record(&bytes, also).is_ok(),
+        BodyKind::Json => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .is_ok_and(|v| v.get(also).is_some_and(serde_json::Value::is_object)),
+        _ => false,
+    };
+    if !wrapped_in_also {
+        return read_fields(kind, bytes, root).await;
     }
+    let Fields(fields) = read_fields(
+        kind,
+        bytes,
+        Name {
+            xml: also,
+            json: also,
+        },
+    )
+    .await?;
+    Ok(Fields(
+        fields
+            .into_iter()
+            .map(|(name, value)| {
+                let renamed = renames.iter().find(|(from, _)| *from == name);
+                (renamed.map_or(name, |(_, to)| to.to_string()), value)
+            })
+            .collect(),
+    ))
 }
 
 /// A POST that stands in for another method, as Rails forms do with

@@ -4,6 +4,7 @@ mod accounts;
 mod auth;
 mod bodies;
 mod cli;
+mod clients;
 mod conditional;
 mod crash;
 mod create;

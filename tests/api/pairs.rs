@@ -212,6 +212,14 @@ fn a_put_body_is_optional_and_must_agree_with_the_path() {
         &format!("<user><id type=\"integer\">{alice}</id></user>"),
     );
     assert_eq!(r.status, 422);
+    let r = send_body(
+        &app,
+        Method::PUT,
+        &format!("/user_groups/{editors}/users/{bob}.json"),
+        "application/json",
+        &format!(r#"{{"user": {{"id": {bob}}}}}"#),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
     // A body with no content type is 415; an empty one needs none.
     let r = app.send(app.request(Method::PUT, &pair).body("<x/>"));
     assert_eq!(r.status, 415);
