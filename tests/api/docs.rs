@@ -15,6 +15,7 @@ const SHOWN_HEADERS: &[&str] = &[
     "content-type",
     "location",
     "x-total-count",
+    "link",
     "allow",
     "www-authenticate",
     "retry-after",
