@@ -291,9 +291,21 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 fn body(kind: BodyKind, input: &[u8]) {
+    use syncd::routes::membership_body::{Named, Side, named};
     let bytes = Bytes::copy_from_slice(input);
     for root in [MEMBERSHIP, USER_GROUP] {
-        let _ = block_on(read_fields(kind.clone(), bytes.clone(), root));
+        let fields = block_on(read_fields(kind.clone(), bytes.clone(), root));
+        // What a membership body names (ids, logins, group names): an id
+        // read is a positive integer; a name is never blank.
+        if let Ok(fields) = fields {
+            for side in [Side::User, Side::UserGroup] {
+                match named(&fields, side) {
+                    Ok(Some(Named::Id(id) | Named::Both(id, _))) => assert!(id >= 1),
+                    Ok(Some(Named::Name(name))) => assert!(!name.trim().is_empty()),
+                    _ => {}
+                }
+            }
+        }
     }
 }
 
