@@ -30,9 +30,20 @@
 # start=900001&end=900100 with start=1&end=100 (and start=1&end=1). Results
 # go to bench/results/latest-stream-BACKEND.md.
 #
+# --history measures membership history (issue 14) on 1,000 users x 1,000
+# groups: the import of 1,000,000 memberships with their events; 100
+# memberships of group 500 then removed through the API; the median of 20
+# requests for group 500's list (1,000 members) with and without as_of; the
+# whole event feed (1,000,000 events) streamed, with syncd's peak RSS next to
+# that of the 1,000,000-membership list (a fresh syncd for each); and, when
+# SYNCD_BEFORE_BIN names a binary from before the history migration, the
+# new binary's `syncd migrate` timed on a database of 1,000,000 memberships
+# that binary imported. Results go to bench/results/latest-history-BACKEND.md.
+#
 # Environment: BENCH_SECONDS (15), BENCH_WARMUP (3), BENCH_INFO (1),
 # SYNCD_PG_BIN (the newest /usr/lib/postgresql/*/bin), SYNCD_BIN (use this
-# syncd binary instead of building one), CARGO_TARGET_DIR (as cargo reads it).
+# syncd binary instead of building one), SYNCD_BEFORE_BIN (--history: a
+# binary from before the history migration), CARGO_TARGET_DIR (as cargo reads it).
 # Every server, cluster and temporary file is removed on exit, Ctrl-C included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +83,7 @@ while [ $# -gt 0 ]; do
     --backend) [ $# -ge 2 ] || die "--backend needs sqlite, postgres or both"; BACKEND=$2; shift 2 ;;
     --backend=*) BACKEND=${1#*=}; shift ;;
     --stream) MODE=stream; shift ;;
+    --history) MODE=history; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
@@ -708,6 +720,149 @@ stream_backend() {
   [ "$count" = 1000000 ] || die "expected 1000000 records in the whole list, got $count"
 }
 
+# ---------------------------------------------------------------- --history
+
+# drop_database BACKEND NAME: frees the disk of a database made by fresh_database.
+drop_database() {
+  case "$1" in
+    sqlite) rm -rf "${WORK:?}/$2" ;;
+    postgres) "$PG_BIN/dropdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$2" ;;
+  esac
+}
+
+# x_total URL: the X-Total-Count of URL's answer.
+x_total() {
+  curl -sS --max-time 60 -o /dev/null -w '%header{x-total-count}' -H "X-API-KEY: $TOKEN" "$1"
+}
+
+# stream_rss LABEL URL ELEMENT: a fresh syncd streams URL whole; sets
+# S_LINE to a table row: records (ELEMENT elements counted as they arrive),
+# bytes, time, records/s, and syncd's VmHWM before and after.
+stream_rss() {
+  local label=$1 url=$2 element=$3 metrics=$WORK/history.metrics count before after
+  start_syncd "$H_URL" warn "$WORK/syncd-history.log"
+  before=$(syncd_rss_kib)
+  count=$(curl -sS --max-time 900 -H "X-API-KEY: $TOKEN" -o - \
+    -w '%{stderr}%{http_code} %{time_starttransfer} %{time_total} %{size_download}\n' \
+    "http://127.0.0.1:$SYNCD_PORT$url" 2>"$metrics" | grep -c "<$element>" || true)
+  after=$(syncd_rss_kib)
+  stop_syncd
+  local code ttfb total bytes
+  read -r code ttfb total bytes < <(tail -n 1 "$metrics")
+  [ "$code" = 200 ] || { cat "$metrics" >&2; die "$url answered $code"; }
+  S_LINE=$(awk -v l="$label" -v c="$count" -v b="$bytes" -v f="$ttfb" -v t="$total" \
+    -v r0="$(kib_to_mib "$before")" -v r1="$(kib_to_mib "$after")" 'BEGIN {
+      printf "| %s | %d | %.1f | %.3f | %.2f | %.0f | %s | %s | %.1f |", l, c, b / 1048576, f, t, c / t, r0, r1, r1 - r0 }')
+  say "$S_LINE"
+}
+
+history_backend() {
+  local backend=$1 file=$RESULTS_DIR/latest-history-$1.md
+  say "== history, $backend =="
+  local notes=() l
+
+  # 1. The import of 1,000,000 memberships, each with its `added` event.
+  H_URL=$(fresh_database "$backend" syncd_history)
+  load_data "$H_URL" 1000 1000 1000000
+  local import_s=$IMPORT_SECONDS import_rss=$IMPORT_RSS_MIB
+  for l in "${LOAD_NOTES[@]}"; do notes+=("$l"); done
+  local before_removal
+  before_removal=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  sleep 1.1
+
+  # 2. as_of on group 500 (1,000 members; 100 of them then removed).
+  start_syncd "$H_URL" warn "$WORK/syncd-history.log"
+  local base="http://127.0.0.1:$SYNCD_PORT" id code removed=0
+  [ "$(x_total "$base/membership-events.xml?start=1&end=1")" = 1000000 ] ||
+    die "expected 1000000 events after the import"
+  # Group 500 holds memberships 499001..500000 (memberships.csv's order).
+  for ((id = 499001; id <= 499100; id++)); do
+    code=$(curl -sS --max-time 30 -o /dev/null -w '%{http_code}' -X DELETE -H "X-API-KEY: $TOKEN" \
+      "$base/user-group-memberships/$id.xml")
+    case "$code" in 2??) removed=$((removed + 1)) ;; *) die "DELETE membership $id answered $code" ;; esac
+  done
+  local group="$base/user-groups/500/user-group-memberships.xml" events
+  events=$(x_total "$base/membership-events.xml?start=1&end=1")
+  local q label n ms rows=()
+  for q in "" "as_of=$before_removal" "as_of=2100-01-01T00:00:00Z" \
+      "include=users,user_groups" "include=users,user_groups&as_of=$before_removal"; do
+    n=$(x_total "$group${q:+?$q}")
+    ms=$(median_ms "$group${q:+?$q}" 20)
+    label=${q:-"(none)"}
+    rows+=("| \`${label/$before_removal/BEFORE_REMOVAL}\` | $n | $ms |")
+    say "group 500 ${label}: $n memberships, median $ms ms"
+  done
+  stop_syncd
+
+  # 3. Streaming: the list, then the feed, each from a fresh syncd.
+  local streams=()
+  stream_rss "list, \`include=users,user_groups\`" "/user-group-memberships.xml?include=users,user_groups" user-group-membership
+  streams+=("$S_LINE")
+  stream_rss "feed" "/membership-events.xml" membership-event
+  streams+=("$S_LINE")
+  stream_rss "feed, \`include=users,user_groups\`" "/membership-events.xml?include=users,user_groups" membership-event
+  streams+=("$S_LINE")
+  drop_database "$backend" syncd_history
+
+  # 4. The backfill: a database of 1,000,000 memberships at the schema
+  # before history, imported by SYNCD_BEFORE_BIN, then `syncd migrate`.
+  local mig_line="not measured (set SYNCD_BEFORE_BIN)" pre_import="-"
+  if [ -n "${SYNCD_BEFORE_BIN:-}" ]; then
+    local new=$SYNCD url t0 t1
+    SYNCD=$SYNCD_BEFORE_BIN
+    url=$(fresh_database "$backend" syncd_premigrate)
+    load_data "$url" 1000 1000 1000000
+    pre_import="$IMPORT_SECONDS s"
+    SYNCD=$new
+    say "syncd migrate on 1,000,000 memberships"
+    t0=$(now)
+    in_background "$WORK/migrate.log" timeout 3600 /usr/bin/time -f '%M' -o "$WORK/migrate.time" \
+      "$SYNCD" --database-url "$url" migrate || { cat "$WORK/migrate.log" >&2; die "syncd migrate failed"; }
+    t1=$(now)
+    mig_line="$(elapsed "$t0" "$t1") s (peak RSS $(kib_to_mib "$(tail -n 1 "$WORK/migrate.time")") MiB)"
+    H_URL=$url
+    start_syncd "$url" warn "$WORK/syncd-history.log"
+    n=$(x_total "http://127.0.0.1:$SYNCD_PORT/membership-events.xml?start=1&end=1")
+    stop_syncd
+    [ "$n" = 1000000 ] || die "the migration backfilled $n events, not 1000000"
+    mig_line+="; $n events backfilled"
+    drop_database "$backend" syncd_premigrate
+  fi
+
+  {
+    echo "# syncd history check, $backend ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+    echo
+    echo "- syncd: commit $(commit_line); release build; defaults (workers = cores, pool 8), RUST_LOG=warn"
+    echo "- machine: $(machine_line)"
+    echo "- data: 1,000 users x 1,000 user groups = 1,000,000 memberships, loaded with \`syncd import\`"
+    echo
+    echo "| measure | value |"
+    echo "| --- | ---: |"
+    echo "| \`syncd import memberships\`, 1,000,000 rows and their events | $import_s s (importer peak RSS $import_rss MiB) |"
+    echo "| the same import by SYNCD_BEFORE_BIN (no events) | $pre_import |"
+    echo "| \`syncd migrate\` on 1,000,000 memberships (backfill and indexes) | $mig_line |"
+    echo "| events after removing $removed memberships of group 500 | $events |"
+    echo
+    echo "Group 500's memberships (\`GET /user-groups/500/user-group-memberships.xml?...\`), median of 20"
+    echo "sequential requests; BEFORE_REMOVAL = $before_removal, after the import and before the removals:"
+    echo
+    echo "| query | X-Total-Count | median ms |"
+    echo "| --- | ---: | ---: |"
+    printf '%s\n' "${rows[@]}"
+    echo
+    echo "Streamed whole, each by a fresh syncd (peak RSS = VmHWM):"
+    echo
+    echo "| request | records | MiB | first byte s | total s | records/s | RSS before MiB | RSS after MiB | growth MiB |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    printf '%s\n' "${streams[@]}"
+    echo
+    for l in "${notes[@]}"; do echo "- $l"; done
+  } >"$file"
+  say "wrote ${file#"$ROOT/"}"
+  echo
+  cat "$file"
+}
+
 # ---------------------------------------------------------------- main
 
 install_tools
@@ -722,4 +877,5 @@ $needs_postgres && start_pg_cluster
 case "$MODE" in
   wrk) run_wrk_mode ;;
   stream) for b in "${BACKENDS[@]}"; do stream_backend "$b"; done ;;
+  history) for b in "${BACKENDS[@]}"; do history_backend "$b"; done ;;
 esac

@@ -2,8 +2,12 @@
 -- same transaction as the change by the one write path
 -- (src/db/queries/changes.rs). No foreign keys: a membership, its user, its
 -- group and the actor may all be deleted, and their events stay.
+-- No AUTOINCREMENT: events are never deleted (the trigger below), so the
+-- largest id stays and a new one is always above every id ever given; and
+-- AUTOINCREMENT's sqlite_sequence row is one more page written by every
+-- change's commit (docs/PERFORMANCE.md, "History (issue 14)").
 CREATE TABLE membership_events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  id INTEGER PRIMARY KEY NOT NULL,
   action TEXT NOT NULL CHECK (action IN ('added', 'removed')),
   membership_id BIGINT NOT NULL,
   user_id BIGINT NOT NULL,
