@@ -783,7 +783,7 @@ history_backend() {
   done
   local group="$base/user-groups/500/user-group-memberships.xml" events
   events=$(x_total "$base/membership-events.xml?start=1&end=1")
-  local q label n ms rows=()
+  local q label n ms rows=() filtered=()
   for q in "" "as_of=$before_removal" "as_of=2100-01-01T00:00:00Z" \
       "include=users,user_groups" "include=users,user_groups&as_of=$before_removal"; do
     n=$(x_total "$group${q:+?$q}")
@@ -791,6 +791,18 @@ history_backend() {
     label=${q:-"(none)"}
     rows+=("| \`${label/$before_removal/BEFORE_REMOVAL}\` | $n | $ms |")
     say "group 500 ${label}: $n memberships, median $ms ms"
+  done
+  # Filtered lists (issue 15): 100 user ids (every tenth user) over the
+  # whole table, narrowed to one group, and a first page of all of theirs.
+  local hundred
+  hundred=$(seq -s, 10 10 1000)
+  local all="$base/user-group-memberships.xml"
+  for q in "start=1&end=100" "user_id=$hundred&user_group_id=500" "user_id=$hundred&start=1&end=100"; do
+    n=$(x_total "$all?$q")
+    ms=$(median_ms "$all?$q" 20)
+    label=${q/$hundred/HUNDRED}
+    filtered+=("| \`${label}\` | $n | $ms |")
+    say "filtered ${label}: $n memberships, median $ms ms"
   done
   stop_syncd
 
@@ -849,6 +861,12 @@ history_backend() {
     echo "| query | X-Total-Count | median ms |"
     echo "| --- | ---: | ---: |"
     printf '%s\n' "${rows[@]}"
+    echo
+    echo "The whole list filtered by 100 user ids (HUNDRED = 10,20,...,1000) (\`GET /user-group-memberships.xml?...\`), median of 20:"
+    echo
+    echo "| query | X-Total-Count | median ms |"
+    echo "| --- | ---: | ---: |"
+    printf '%s\n' "${filtered[@]}"
     echo
     echo "Streamed whole, each by a fresh syncd (peak RSS = VmHWM):"
     echo
