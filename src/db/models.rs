@@ -88,6 +88,26 @@ pub struct MembershipRow {
     pub user_group: Option<UserGroup>,
 }
 
+impl MembershipRow {
+    /// A membership alone (no `include` of its user or group).
+    pub fn bare(membership: Membership) -> MembershipRow {
+        MembershipRow {
+            membership,
+            user: None,
+            user_group: None,
+        }
+    }
+
+    /// A membership loaded with its user and group.
+    pub fn joined((membership, user, user_group): (Membership, User, UserGroup)) -> MembershipRow {
+        MembershipRow {
+            membership,
+            user: Some(user),
+            user_group: Some(user_group),
+        }
+    }
+}
+
 /// The current time as stored: UTC, whole seconds, so that SQLite and
 /// PostgreSQL answer byte for byte alike.
 pub fn now() -> NaiveDateTime {

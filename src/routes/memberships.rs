@@ -241,11 +241,7 @@ pub async fn insert(
                 return Ok(row);
             }
         }
-        Ok(MembershipRow {
-            membership: created,
-            user: None,
-            user_group: None,
-        })
+        Ok(MembershipRow::bare(created))
     })
     .await
 }

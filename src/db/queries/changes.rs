@@ -15,7 +15,7 @@ use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
 use crate::db::DbConnection;
 use crate::db::models::{Membership, now};
-use crate::db::queries::{is_foreign_key_violation, is_unique_violation, memberships, on_backend};
+use crate::db::queries::{is_foreign_key_violation, is_unique_violation, memberships};
 use crate::db::schema::{
     membership_events as ev, user_group_memberships as ugm, user_groups, users,
 };
@@ -260,10 +260,7 @@ pub fn remove(conn: &mut DbConnection, id: i64, by: Changer) -> QueryResult<bool
         }
         let at = now();
         let of = ugm::table.filter(ugm::id.eq(id));
-        let written = on_backend!(c, |b| removed_events_of!(of, by, at)
-            .on_conflict_do_nothing()
-            .execute(b))?;
-        if written == 0 {
+        if removed_events_of!(of, by, at).execute(c)? == 0 {
             return Ok(false);
         }
         diesel::delete(ugm::table.filter(ugm::id.eq(id))).execute(c)?;
@@ -366,9 +363,7 @@ pub fn delete_with_memberships(
         let (events, gone) = match what {
             Deleting::UserGroup(id) => {
                 let of = ugm::table.filter(ugm::user_group_id.eq(id));
-                let events = on_backend!(c, |b| removed_events_of!(of, by, at)
-                    .on_conflict_do_nothing()
-                    .execute(b))?;
+                let events = removed_events_of!(of, by, at).execute(c)?;
                 diesel::delete(ugm::table.filter(ugm::user_group_id.eq(id))).execute(c)?;
                 let gone =
                     diesel::delete(user_groups::table.filter(user_groups::id.eq(id))).execute(c)?;
@@ -376,9 +371,7 @@ pub fn delete_with_memberships(
             }
             Deleting::User(id) => {
                 let of = ugm::table.filter(ugm::user_id.eq(id));
-                let events = on_backend!(c, |b| removed_events_of!(of, by, at)
-                    .on_conflict_do_nothing()
-                    .execute(b))?;
+                let events = removed_events_of!(of, by, at).execute(c)?;
                 diesel::delete(ugm::table.filter(ugm::user_id.eq(id))).execute(c)?;
                 let gone = diesel::delete(users::table.filter(users::id.eq(id))).execute(c)?;
                 (events, gone)

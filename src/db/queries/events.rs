@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use crate::db::models::{Event, EventRow, Membership, MembershipRow, User, UserGroup};
 use crate::db::queries::memberships::Scope;
-use crate::db::queries::{List, Position, ids_filtered, user_groups, users};
+use crate::db::queries::{List, Position, from_position, ids_filtered, user_groups, users};
 use crate::db::schema::{membership_events as ev, user_groups as groups_t, users as users_t};
 use crate::db::{DbConnection, MultiBackend};
 use crate::domain::IdFilter;
@@ -87,16 +87,6 @@ fn versioned(conn: &mut DbConnection, prefix: String, with_relations: bool) -> Q
         version.push_str(&user_groups::version(conn)?);
     }
     Ok(version)
-}
-
-/// Orders a query by `$id` and takes a chunk of it from a [`Position`].
-macro_rules! from_position {
-    ($query:expr, $id:expr, $from:expr, $limit:expr) => {
-        match $from {
-            Position::After(after) => $query.filter($id.gt(after)).order($id.asc()).limit($limit),
-            Position::Offset(n) => $query.order($id.asc()).offset(n).limit($limit),
-        }
-    };
 }
 
 impl List for Feed {

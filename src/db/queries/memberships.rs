@@ -9,7 +9,7 @@ use crate::db::models::{Membership, MembershipRow, User, UserGroup};
 use crate::db::schema::{user_group_memberships as ugm, user_groups, users};
 
 use crate::db::MultiBackend;
-use crate::db::queries::{List, Position, ids_filtered};
+use crate::db::queries::{List, Position, from_position, ids_filtered};
 use crate::domain::IdFilter;
 
 /// Which memberships a list covers.
@@ -159,14 +159,7 @@ fn filtered_chunk(
         ($query:expr) => {{
             let q = narrow_to_scope!($query.into_boxed::<MultiBackend>(), list.scope);
             let q = ids_filtered!(q, &list.ids, ugm::user_id, ugm::user_group_id);
-            match from {
-                Position::After(after) => q
-                    .filter(ugm::id.gt(after))
-                    .order(ugm::id.asc())
-                    .limit(limit),
-                Position::Offset(n) => q.order(ugm::id.asc()).offset(n).limit(limit),
-            }
-            .load(conn)?
+            from_position!(q, ugm::id, from, limit).load(conn)?
         }};
     }
     if list.with_relations {
@@ -180,24 +173,10 @@ fn filtered_chunk(
                     UserGroup::as_select(),
                 ))
         );
-        Ok(rows
-            .into_iter()
-            .map(|(membership, user, user_group)| MembershipRow {
-                membership,
-                user: Some(user),
-                user_group: Some(user_group),
-            })
-            .collect())
+        Ok(rows.into_iter().map(MembershipRow::joined).collect())
     } else {
         let rows: Vec<Membership> = load!(ugm::table.select(Membership::as_select()));
-        Ok(rows
-            .into_iter()
-            .map(|membership| MembershipRow {
-                membership,
-                user: None,
-                user_group: None,
-            })
-            .collect())
+        Ok(rows.into_iter().map(MembershipRow::bare).collect())
     }
 }
 
@@ -224,14 +203,7 @@ fn chunk(
                     UserGroup::as_select(),
                 ))
         )?;
-        Ok(rows
-            .into_iter()
-            .map(|(membership, user, user_group)| MembershipRow {
-                membership,
-                user: Some(user),
-                user_group: Some(user_group),
-            })
-            .collect())
+        Ok(rows.into_iter().map(MembershipRow::joined).collect())
     } else {
         let rows: Vec<Membership> = load_chunk!(
             conn,
@@ -240,14 +212,7 @@ fn chunk(
             limit,
             ugm::table.select(Membership::as_select())
         )?;
-        Ok(rows
-            .into_iter()
-            .map(|membership| MembershipRow {
-                membership,
-                user: None,
-                user_group: None,
-            })
-            .collect())
+        Ok(rows.into_iter().map(MembershipRow::bare).collect())
     }
 }
 
@@ -269,22 +234,14 @@ pub fn find(
             ))
             .first(conn)
             .optional()?;
-        Ok(row.map(|(membership, user, user_group)| MembershipRow {
-            membership,
-            user: Some(user),
-            user_group: Some(user_group),
-        }))
+        Ok(row.map(MembershipRow::joined))
     } else {
         let row: Option<Membership> = ugm::table
             .filter(ugm::id.eq(id))
             .select(Membership::as_select())
             .first(conn)
             .optional()?;
-        Ok(row.map(|membership| MembershipRow {
-            membership,
-            user: None,
-            user_group: None,
-        }))
+        Ok(row.map(MembershipRow::bare))
     }
 }
 

@@ -43,6 +43,35 @@ macro_rules! ids_filtered {
 }
 pub(crate) use ids_filtered;
 
+/// A boxed query ordered by `$id`, cut to the chunk that starts at a
+/// [`Position`] (both arms have the boxed query's type).
+macro_rules! from_position {
+    ($query:expr, $id:expr, $from:expr, $limit:expr) => {
+        match $from {
+            Position::After(after) => $query.filter($id.gt(after)).order($id.asc()).limit($limit),
+            Position::Offset(n) => $query.order($id.asc()).offset(n).limit($limit),
+        }
+    };
+}
+pub(crate) use from_position;
+
+/// Loads the chunk of a query, ordered by `$id`, that starts at a
+/// [`Position`]. Each arm loads its own query, so an unboxed query keeps
+/// its static type and its cached prepared statement.
+macro_rules! load_from {
+    ($conn:expr, $query:expr, $id:expr, $from:expr, $limit:expr) => {
+        match $from {
+            Position::After(after) => $query
+                .filter($id.gt(after))
+                .order($id.asc())
+                .limit($limit)
+                .load($conn),
+            Position::Offset(n) => $query.order($id.asc()).offset(n).limit($limit).load($conn),
+        }
+    };
+}
+pub(crate) use load_from;
+
 /// Where a chunk of an id-ordered list starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Position {

@@ -11,7 +11,7 @@ use crate::domain::history::Changer;
 use crate::domain::text;
 
 use crate::db::queries::changes::{self, Deleting};
-use crate::db::queries::{List, Position, is_unique_violation};
+use crate::db::queries::{List, Position, is_unique_violation, load_from};
 
 pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
@@ -110,13 +110,8 @@ impl List for Named {
     ) -> QueryResult<Vec<UserGroup>> {
         let q = user_groups::table
             .filter(user_groups::name.eq(&self.0))
-            .select(UserGroup::as_select())
-            .order(user_groups::id.asc())
-            .limit(limit);
-        match from {
-            Position::Offset(offset) => q.offset(offset).load(conn),
-            Position::After(id) => q.filter(user_groups::id.gt(id)).load(conn),
-        }
+            .select(UserGroup::as_select());
+        load_from!(conn, q, user_groups::id, from, limit)
     }
 
     fn version(&self, conn: &mut DbConnection, _total: i64) -> QueryResult<String> {
@@ -145,14 +140,8 @@ impl List for AllGroups {
         from: Position,
         limit: i64,
     ) -> QueryResult<Vec<UserGroup>> {
-        let q = user_groups::table
-            .select(UserGroup::as_select())
-            .order(user_groups::id.asc())
-            .limit(limit);
-        match from {
-            Position::Offset(offset) => q.offset(offset).load(conn),
-            Position::After(id) => q.filter(user_groups::id.gt(id)).load(conn),
-        }
+        let q = user_groups::table.select(UserGroup::as_select());
+        load_from!(conn, q, user_groups::id, from, limit)
     }
 
     fn version(&self, conn: &mut DbConnection, _total: i64) -> QueryResult<String> {

@@ -10,7 +10,7 @@ use crate::domain::Refusal;
 use crate::domain::history::{Changer, Via};
 
 use crate::db::queries::changes::{self, Deleting};
-use crate::db::queries::{List, Position, is_unique_violation};
+use crate::db::queries::{List, Position, is_unique_violation, load_from};
 
 /// What `users create` stores (with the time it was created). A `None` is
 /// bound as NULL, so the statement is the same whatever is left out.
@@ -252,13 +252,8 @@ impl List for WithLogin {
     fn chunk(&self, conn: &mut DbConnection, from: Position, limit: i64) -> QueryResult<Vec<User>> {
         let q = users::table
             .filter(users::login.eq(&self.0))
-            .select(User::as_select())
-            .order(users::id.asc())
-            .limit(limit);
-        match from {
-            Position::Offset(offset) => q.offset(offset).load(conn),
-            Position::After(id) => q.filter(users::id.gt(id)).load(conn),
-        }
+            .select(User::as_select());
+        load_from!(conn, q, users::id, from, limit)
     }
 
     fn version(&self, conn: &mut DbConnection, _total: i64) -> QueryResult<String> {
@@ -282,14 +277,8 @@ impl List for AllUsers {
     }
 
     fn chunk(&self, conn: &mut DbConnection, from: Position, limit: i64) -> QueryResult<Vec<User>> {
-        let q = users::table
-            .select(User::as_select())
-            .order(users::id.asc())
-            .limit(limit);
-        match from {
-            Position::Offset(offset) => q.offset(offset).load(conn),
-            Position::After(id) => q.filter(users::id.gt(id)).load(conn),
-        }
+        let q = users::table.select(User::as_select());
+        load_from!(conn, q, users::id, from, limit)
     }
 
     fn version(&self, conn: &mut DbConnection, _total: i64) -> QueryResult<String> {
