@@ -28,6 +28,10 @@ pub const BIND: &str = "127.0.0.1:3000";
 
 /// `--request-timeout` / `SYNCD_REQUEST_TIMEOUT`: how long a client may
 /// take to send a request's head, and then its body.
+/// The largest member-set or change-set body (`SYNCD_MAX_SYNC_BODY`): a
+/// set of 100,000 logins fits (API.md 8.4). Every other body: 64 KiB.
+pub const MAX_SYNC_BODY: usize = 16 * 1024 * 1024;
+
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `--auth-failure-limit` / `SYNCD_AUTH_FAILURE_LIMIT`: failed sign-ins

@@ -49,6 +49,9 @@ pub struct Guards {
     /// Addresses, and as many logins, the sign-in lockout holds at most
     /// (tests make it small).
     pub lockout_keys: usize,
+    /// The largest member-set or change-set body (`SYNCD_MAX_SYNC_BODY`),
+    /// read by the server (`http::body::SyncBodyLimit`).
+    pub max_sync_body: usize,
 }
 
 impl Default for Guards {
@@ -59,6 +62,7 @@ impl Default for Guards {
             rate_limit: None,
             request_timeout: defaults::REQUEST_TIMEOUT,
             lockout_keys: defaults::THROTTLED_KEYS,
+            max_sync_body: defaults::MAX_SYNC_BODY,
         }
     }
 }

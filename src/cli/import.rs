@@ -197,7 +197,7 @@ impl Kind for Memberships {
 
     fn insert(&self, conn: &mut DbConnection, rows: &[(i64, i64)]) -> anyhow::Result<usize> {
         let by = Changer::command_line(Via::Import);
-        Ok(changes::add_pairs(conn, rows, now(), by)?)
+        Ok(changes::add_pairs(conn, rows, now(), by)?.len())
     }
 }
 

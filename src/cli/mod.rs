@@ -1,10 +1,11 @@
 //! The `syncd` command line: `serve` (the default), `migrate`, `users ...`,
-//! `groups ...` and `import ...`. Results a script reads go to stdout, one line each;
+//! `groups ...`, `import ...` and `sync`. Results a script reads go to stdout, one line each;
 //! messages go to stderr.
 
 pub mod groups;
 pub mod import;
 pub mod serve;
+pub mod sync;
 pub mod users;
 
 use std::time::Duration;
@@ -105,6 +106,8 @@ pub enum Command {
     /// Bulk-load users, user groups or memberships from a CSV file.
     #[command(subcommand)]
     Import(import::Command),
+    /// Make a group's members exactly the users a CSV file names.
+    Sync(sync::Opts),
 }
 
 /// Runs what the command line asks for.
@@ -123,6 +126,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(c) => users::run(&cli.database, c),
         Command::Groups(c) => groups::run(&cli.database, c),
         Command::Import(c) => import::run(&cli.database, c),
+        Command::Sync(opts) => sync::run(&cli.database, opts),
     }
 }
 

@@ -49,6 +49,16 @@ pub struct Opts {
     )]
     pub request_timeout: Timeout,
 
+    /// The largest member-set or change-set body (such as 16MiB, 512KiB or
+    /// a number of bytes); every other body is limited to 64 KiB.
+    #[arg(
+        long,
+        env = "SYNCD_MAX_SYNC_BODY",
+        default_value_t = Size(defaults::MAX_SYNC_BODY),
+        value_parser = parse_size
+    )]
+    pub max_sync_body: Size,
+
     /// Connections open at once (default: what the open-file limit leaves
     /// after a reserve for the database and logs; never more than that).
     #[arg(long, env = "SYNCD_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
@@ -97,6 +107,42 @@ impl fmt::Display for Timeout {
             write!(f, "{ms}ms")
         }
     }
+}
+
+/// A size in bytes given on the command line, such as `16MiB`; shown the
+/// same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub usize);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::http::limits::in_words(self.0).replace(' ', ""))
+    }
+}
+
+fn parse_size(text: &str) -> Result<Size, String> {
+    let text = text.trim();
+    let bad = || format!("{text:?} is not a size such as 16MiB, 512KiB or 1048576");
+    let (number, scale) = if let Some(n) = text.strip_suffix("MiB") {
+        (n, 1024 * 1024)
+    } else if let Some(n) = text.strip_suffix("KiB") {
+        (n, 1024)
+    } else if let Some(n) = text.strip_suffix("bytes") {
+        (n, 1)
+    } else {
+        (text, 1)
+    };
+    let bytes = number
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| bad())?
+        .checked_mul(scale)
+        .ok_or_else(bad)?;
+    // From the ordinary limit up to 1 GiB.
+    if !(64 * 1024..=1024 * 1024 * 1024).contains(&bytes) {
+        return Err(format!("{text:?}: the size must be from 64KiB to 1024MiB"));
+    }
+    Ok(Size(bytes))
 }
 
 fn parse_timeout(text: &str) -> Result<Timeout, String> {
@@ -165,6 +211,7 @@ pub fn run(database: &DatabaseOptions, opts: Opts) -> anyhow::Result<()> {
             auth_failure_limit: opts.limits.auth_failure_limit,
             rate_limit: opts.limits.rate_limit,
             request_timeout: opts.request_timeout.0,
+            max_sync_body: opts.max_sync_body.0,
             ..Guards::default()
         },
     };

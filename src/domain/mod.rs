@@ -6,6 +6,7 @@
 pub mod history;
 pub mod password;
 pub mod refusal;
+pub mod sync;
 pub mod text;
 
 pub use refusal::Refusal;

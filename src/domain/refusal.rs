@@ -55,6 +55,18 @@ pub enum Refusal {
     /// No user group has this name (the import); escaped as above.
     #[error("there is no user group named '{}'", printable(.0))]
     UnknownGroupName(String),
+    /// More unknown users than a 422 names one by one.
+    #[error("And {0} more users that do not exist.")]
+    MoreUnknownUsers(usize),
+    /// `If-Match` named a member set that is no longer the group's.
+    #[error("The members of user group {0} changed since you read them.")]
+    MembersChanged(i64),
+    /// A `PATCH` of a member set both adds and removes this user.
+    #[error("User {0} is both added and removed.")]
+    AddedAndRemoved(i64),
+    /// A change set names one pair twice (in change `.2`, 1-based).
+    #[error("user {0} and user group {1} are named in change {2} already.")]
+    PairNamedTwice(i64, i64, usize),
     /// Text that breaks a rule of [`crate::domain::text`], in that rule's
     /// words.
     #[error("{0}")]

@@ -21,6 +21,11 @@ use crate::xml::{dasherize, read_record};
 #[derive(Debug, Clone, Copy)]
 pub struct BodyDeadline(pub Duration);
 
+/// The largest member-set or change-set body (`SYNCD_MAX_SYNC_BODY`), as
+/// app data beside [`BodyDeadline`].
+#[derive(Debug, Clone, Copy)]
+pub struct SyncBodyLimit(pub usize);
+
 const URLENCODED: &str = "application/x-www-form-urlencoded";
 const MULTIPART: &str = "multipart/form-data";
 
@@ -158,16 +163,34 @@ pub async fn overridden(
 
 /// Reads the whole body, refusing a declared or actual size over the limit
 /// (a declared one without reading anything).
-pub async fn read(req: &HttpRequest, mut payload: web::Payload) -> Result<Bytes, ApiError> {
+pub async fn read(req: &HttpRequest, payload: web::Payload) -> Result<Bytes, ApiError> {
+    read_up_to(req, payload, MAX_BODY_BYTES).await
+}
+
+/// Reads a member-set or change-set body: up to [`SyncBodyLimit`].
+pub async fn read_sync(req: &HttpRequest, payload: web::Payload) -> Result<Bytes, ApiError> {
+    let limit = req
+        .app_data::<SyncBodyLimit>()
+        .map_or(crate::defaults::MAX_SYNC_BODY, |l| l.0);
+    read_up_to(req, payload, limit).await
+}
+
+/// [`read`] with a limit of `limit` bytes: the member-set and change-set
+/// bodies' (`SyncBodyLimit`).
+pub async fn read_up_to(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
-        return Err(ApiError::PayloadTooLarge);
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::PayloadTooLarge(limit));
     }
-    let capacity = declared.unwrap_or(1024).min(MAX_BODY_BYTES as u64) as usize;
+    let capacity = declared.unwrap_or(1024).min(limit as u64) as usize;
     let deadline = req
         .app_data::<BodyDeadline>()
         .map_or(crate::defaults::REQUEST_TIMEOUT, |d| d.0);
@@ -176,8 +199,8 @@ pub async fn read(req: &HttpRequest, mut payload: web::Payload) -> Result<Bytes,
         while let Some(chunk) = payload.next().await {
             let chunk =
                 chunk.map_err(|_| ApiError::bad_request("The request body could not be read."))?;
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(ApiError::PayloadTooLarge);
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge(limit));
             }
             body.extend_from_slice(&chunk);
         }
@@ -196,6 +219,12 @@ pub async fn read(req: &HttpRequest, mut payload: web::Payload) -> Result<Bytes,
 pub struct Fields(Vec<(String, Option<String>)>);
 
 impl Fields {
+    /// Fields by their dashed names, as the parsers of larger bodies
+    /// (`http::sync_bodies`) read them.
+    pub fn new(fields: Vec<(String, Option<String>)>) -> Fields {
+        Fields(fields)
+    }
+
     /// The first of `names` present, if any: `Some(None)` for nil/null.
     pub fn get(&self, names: &[&str]) -> Option<Option<&str>> {
         names.iter().find_map(|n| {

@@ -29,8 +29,9 @@ pub enum ApiError {
     MethodNotAllowed { allow: &'static str },
     #[error("not acceptable")]
     NotAcceptable(String),
+    /// The body is larger than this many bytes.
     #[error("payload too large")]
-    PayloadTooLarge,
+    PayloadTooLarge(usize),
     /// Too many or too large request headers.
     #[error("request header fields too large")]
     HeadersTooLarge,
@@ -47,6 +48,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("unprocessable")]
     Unprocessable(Vec<String>),
+    /// `If-Match` named a state that is gone.
+    #[error("precondition failed")]
+    PreconditionFailed(String),
     /// Too many failed sign-ins from this address or for this login.
     #[error("too many failed sign-ins")]
     SignInThrottled { retry_after: u64 },
@@ -89,13 +93,14 @@ impl ApiError {
             ApiError::Forbidden(m)
             | ApiError::NotFound(m)
             | ApiError::NotAcceptable(m)
-            | ApiError::UnsupportedMediaType(m) => vec![m.clone()],
+            | ApiError::UnsupportedMediaType(m)
+            | ApiError::PreconditionFailed(m) => vec![m.clone()],
             ApiError::MethodNotAllowed { allow } => {
                 vec![format!("This resource only allows {allow}.")]
             }
-            ApiError::PayloadTooLarge => vec![format!(
-                "The request body is larger than {} KiB.",
-                limits::MAX_BODY_BYTES / 1024
+            ApiError::PayloadTooLarge(limit) => vec![format!(
+                "The request body is larger than {}.",
+                limits::in_words(*limit)
             )],
             ApiError::HeadersTooLarge => vec![format!(
                 "The request headers are too large: at most {} headers of {} KiB in all.",
@@ -192,12 +197,13 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::SignInThrottled { .. } | ApiError::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -334,7 +340,7 @@ mod tests {
             (ApiError::not_found("n"), 404),
             (ApiError::MethodNotAllowed { allow: "GET" }, 405),
             (ApiError::NotAcceptable("a".into()), 406),
-            (ApiError::PayloadTooLarge, 413),
+            (ApiError::PayloadTooLarge(1024), 413),
             (ApiError::UnsupportedMediaType("u".into()), 415),
             (ApiError::unprocessable("p"), 422),
             (ApiError::Unavailable, 503),

@@ -122,6 +122,24 @@ impl Inputs for NameQuery {
     }
 }
 
+/// `dry_run` on a member-set `PUT` or `PATCH` (API.md 8.4): `true` answers
+/// the report and changes nothing; absent or `false`, the change is made.
+#[derive(Debug, Clone, Copy)]
+pub struct DryRun(pub bool);
+
+impl Inputs for DryRun {
+    fn parse(req: &HttpRequest) -> Result<DryRun, ApiError> {
+        match params::single_value(req.query_string(), "dry_run")?.as_deref() {
+            None | Some("false") | Some("0") => Ok(DryRun(false)),
+            Some("true") | Some("1") => Ok(DryRun(true)),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "dry_run must be true or false, not \"{}\".",
+                other.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+}
+
 /// What a membership list takes: `include`, `start`/`end`, `as_of`,
 /// `user_id` and `user_group_id`; every problem is reported.
 #[derive(Debug, Clone)]

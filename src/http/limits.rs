@@ -5,6 +5,18 @@
 /// The largest body read, in every encoding.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// A size as a message says it: `64 KiB`, `16 MiB`.
+pub fn in_words(bytes: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= 1024 && bytes % 1024 == 0 {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 /// At most this many fields are read from a form body.
 pub const MAX_FORM_FIELDS: usize = 256;
 

@@ -11,3 +11,4 @@ pub mod head;
 pub mod inputs;
 pub mod limits;
 pub mod params;
+pub mod sync_bodies;

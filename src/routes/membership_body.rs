@@ -9,14 +9,7 @@ use crate::domain::Refusal;
 use crate::http::body::{Fields, required_id};
 use crate::http::errors::ApiError;
 
-/// One side of a membership as a body names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Named {
-    Id(i64),
-    Name(String),
-    /// An id and a name, which must be the same user (or group).
-    Both(i64, String),
-}
+pub use crate::domain::sync::Named;
 
 /// The user or the user group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,9 @@
 //! The handlers of each resource, and the route table that maps paths and
 //! methods onto them.
 
+pub mod change_sets;
 pub mod events;
+pub mod members;
 pub mod membership_body;
 pub mod memberships;
 pub mod page;
@@ -76,6 +78,17 @@ pub fn table(cfg: &mut web::ServiceConfig) {
                 web::post().to(groups::post_to_one),
             ],
         );
+        // A group's member set (API.md 8.4).
+        resource(
+            cfg,
+            &format!("{prefix}/{{id}}/members"),
+            members::ALLOWS,
+            vec![
+                read(members::show),
+                web::put().to(members::put),
+                web::patch().to(members::patch),
+            ],
+        );
         resource(
             cfg,
             &format!("{prefix}/{{user_group_id}}/user-group-memberships"),
@@ -110,6 +123,13 @@ pub fn table(cfg: &mut web::ServiceConfig) {
         "/membership-events",
         "GET, HEAD",
         vec![page_route(read(page::history)), read(events::list)],
+    );
+    // Change sets across groups (API.md 8.5).
+    resource(
+        cfg,
+        "/membership-changes",
+        "POST",
+        vec![web::post().to(change_sets::create)],
     );
     resource(cfg, "/me", "GET, HEAD", vec![read(users::me)]);
 }

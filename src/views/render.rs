@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 
 use crate::db::models::{EventRow, MembershipRow, User, UserGroup};
 use crate::domain::Include;
+use crate::domain::sync::{ChangeDone, SetReport};
 use crate::http::format::ApiFormat;
 use crate::views::json::JsonWriter;
 use crate::xml::XmlWriter;
@@ -46,6 +47,16 @@ names! {
     MEMBERSHIP_ID = "membership_id" / "membership-id";
     ACTOR_ID = "actor_id" / "actor-id";
     VIA = "via" / "via";
+    MEMBERS = "user_group_members" / "user-group-members";
+    USER_IDS = "user_ids" / "user-ids";
+    SYNC = "membership_sync" / "membership-sync";
+    DRY_RUN = "dry_run" / "dry-run";
+    ADDED = "added" / "added";
+    REMOVED = "removed" / "removed";
+    UNCHANGED = "unchanged" / "unchanged";
+    CHANGES = "membership_changes" / "membership-changes";
+    CHANGE = "membership_change" / "membership-change";
+    RESULT = "result" / "result";
 }
 
 /// Writes records in the response's format, whole or in streamed pieces.
@@ -274,6 +285,60 @@ pub fn user_group(e: &mut Encoder, g: &UserGroup, timestamps: bool) {
         e.timestamps(g.created_at, g.updated_at);
     }
     e.end(USER_GROUP);
+}
+
+/// A list of user ids, `<user-ids type="array"><user-id
+/// type="integer">3</user-id>...` or `"user_ids": [3, ...]`.
+fn user_ids(e: &mut Encoder, list: Name, ids: &[i64]) {
+    if ids.is_empty() {
+        return e.empty_list(list);
+    }
+    e.reserve(ids.len() * 40);
+    e.begin_list(list);
+    for &id in ids {
+        e.integer(USER_ID, id);
+    }
+    e.end_list(list);
+}
+
+/// A group's member set (API.md 8.4): its id and its users' ids,
+/// ascending.
+pub fn member_set(e: &mut Encoder, user_group_id: i64, ids: &[i64]) {
+    e.begin(MEMBERS);
+    e.integer(USER_GROUP_ID, user_group_id);
+    user_ids(e, USER_IDS, ids);
+    e.end(MEMBERS);
+}
+
+/// What a `PUT` or `PATCH` of a member set did (or would do).
+pub fn set_report(e: &mut Encoder, r: &SetReport) {
+    e.begin(SYNC);
+    e.integer(USER_GROUP_ID, r.user_group_id);
+    e.boolean(DRY_RUN, r.dry_run);
+    user_ids(e, ADDED, &r.added);
+    user_ids(e, REMOVED, &r.removed);
+    e.integer(UNCHANGED, r.unchanged as i64);
+    e.end(SYNC);
+}
+
+/// A change set's changes, each with what became of it (API.md 8.5).
+pub fn change_results(e: &mut Encoder, done: &[ChangeDone]) {
+    if done.is_empty() {
+        return e.empty_list(CHANGES);
+    }
+    e.begin_list(CHANGES);
+    e.rows(done, |e, d| {
+        e.begin(CHANGE);
+        e.string(ACTION, d.action.as_str());
+        e.integer(USER_ID, d.user_id);
+        e.integer(USER_GROUP_ID, d.user_group_id);
+        e.string(RESULT, d.result.as_str());
+        if let Some(id) = d.membership_id {
+            e.integer(MEMBERSHIP_ID, id);
+        }
+        e.end(CHANGE);
+    });
+    e.end_list(CHANGES);
 }
 
 /// A whole document holding what `body` writes.

@@ -85,6 +85,25 @@ pub fn full(
     builder.body(body)
 }
 
+/// A complete response with an `ETag` of its own (a member set's, which
+/// depends on the set and not on the bytes); a GET or HEAD that names it
+/// in `If-None-Match` gets 304.
+pub fn tagged(
+    req: &HttpRequest,
+    status: StatusCode,
+    format: ApiFormat,
+    etag: &str,
+    body: Vec<u8>,
+) -> HttpResponse {
+    if is_read(req) && not_modified(req, etag) {
+        return not_modified_response(etag);
+    }
+    HttpResponse::build(status)
+        .content_type(format.content_type())
+        .insert_header((header::ETAG, etag.to_string()))
+        .body(body)
+}
+
 /// The answer to a DELETE: 200, empty body, the format's content type.
 pub fn empty_ok(format: ApiFormat) -> HttpResponse {
     HttpResponse::Ok()

@@ -4,5 +4,5 @@
 pub mod read;
 pub mod write;
 
-pub use read::{Field, XmlError, dasherize, read_record};
+pub use read::{Field, Node, XmlError, dasherize, read_nested, read_record};
 pub use write::XmlWriter;

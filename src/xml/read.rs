@@ -37,8 +37,8 @@ pub enum XmlError {
     UnknownEntity(String),
     #[error("The XML is nested more than {MAX_DEPTH} levels deep.")]
     TooDeep,
-    #[error("The XML has more than {MAX_ELEMENTS} elements.")]
-    TooManyElements,
+    #[error("The XML has more than {0} elements.")]
+    TooManyElements(usize),
     #[error("The XML root element must be <{expected}>, not <{found}>.")]
     WrongRoot { expected: String, found: String },
 }
@@ -52,17 +52,40 @@ pub fn dasherize(name: &str) -> String {
 /// underscored form is accepted too). Unknown children are returned as well;
 /// the caller ignores what it does not know.
 pub fn read_record(body: &[u8], root: &str) -> Result<Vec<Field>, XmlError> {
+    Ok(read_nested(body, root, MAX_ELEMENTS)?
+        .into_iter()
+        .map(|node| node.field)
+        .collect())
+}
+
+/// A child of the root element, with its own children: an array of a
+/// member set (`<user-ids type="array"><user-id>3</user-id>...`) or a
+/// record of a change set (`<membership-change><action>add</action>...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// The child itself, with its own text.
+    pub field: Field,
+    /// Its children, each with its text; anything deeper is skipped.
+    pub children: Vec<Field>,
+}
+
+/// Reads the root's children and theirs (two levels), with at most
+/// `max_elements` elements in all: the bound that keeps a large body's
+/// parse in proportion to what it may hold.
+pub fn read_nested(body: &[u8], root: &str, max_elements: usize) -> Result<Vec<Node>, XmlError> {
     let text = std::str::from_utf8(body).map_err(|_| XmlError::NotUtf8)?;
     if text.trim().is_empty() {
         return Err(XmlError::Empty);
     }
     let mut reader = Reader::from_str(text);
-    let mut fields = Vec::new();
+    let mut nodes: Vec<Node> = Vec::new();
     let mut depth = 0usize;
     let mut elements = 0usize;
     let mut root_done = false;
-    // The child being read: its field and the text gathered so far.
-    let mut current: Option<(Field, String)> = None;
+    // The element whose text is being gathered: a child of the root (depth
+    // 2 inside it) or one of its children (depth 3).
+    let mut node: Option<(Node, String)> = None;
+    let mut leaf: Option<(Field, String)> = None;
 
     loop {
         let position = reader.buffer_position();
@@ -74,30 +97,47 @@ pub fn read_record(body: &[u8], root: &str) -> Result<Vec<Field>, XmlError> {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_empty = matches!(event, Event::Empty(_));
                 elements += 1;
-                if elements > MAX_ELEMENTS {
-                    return Err(XmlError::TooManyElements);
+                if elements > max_elements {
+                    return Err(XmlError::TooManyElements(max_elements));
                 }
                 if root_done {
                     return Err(XmlError::Malformed(position));
                 }
-                let name = dasherize(&element_name(e, position)?);
                 match depth {
-                    0 if name != root => {
-                        return Err(XmlError::WrongRoot {
-                            expected: root.to_string(),
-                            found: name,
-                        });
+                    0 => {
+                        let name = dasherize(&element_name(e, position)?);
+                        if name != root {
+                            return Err(XmlError::WrongRoot {
+                                expected: root.to_string(),
+                                found: name,
+                            });
+                        }
                     }
-                    1 => {
-                        let nil = is_nil(e, position)?;
+                    1 | 2 => {
                         let field = Field {
-                            name,
-                            value: if nil { None } else { Some(String::new()) },
+                            name: dasherize(&element_name(e, position)?),
+                            value: if is_nil(e, position)? {
+                                None
+                            } else {
+                                Some(String::new())
+                            },
                         };
-                        if is_empty {
-                            fields.push(field);
+                        if depth == 1 {
+                            let started = Node {
+                                field,
+                                children: Vec::new(),
+                            };
+                            if is_empty {
+                                nodes.push(started);
+                            } else {
+                                node = Some((started, String::new()));
+                            }
+                        } else if is_empty {
+                            if let Some((n, _)) = node.as_mut() {
+                                n.children.push(field);
+                            }
                         } else {
-                            current = Some((field, String::new()));
+                            leaf = Some((field, String::new()));
                         }
                     }
                     _ => {}
@@ -118,11 +158,21 @@ pub fn read_record(body: &[u8], root: &str) -> Result<Vec<Field>, XmlError> {
                 match depth {
                     0 => root_done = true,
                     1 => {
-                        if let Some((mut field, text)) = current.take() {
+                        if let Some((mut n, text)) = node.take() {
+                            if n.field.value.is_some() {
+                                n.field.value = Some(text.trim().to_string());
+                            }
+                            nodes.push(n);
+                        }
+                    }
+                    2 => {
+                        if let (Some((mut field, text)), Some((n, _))) =
+                            (leaf.take(), node.as_mut())
+                        {
                             if field.value.is_some() {
                                 field.value = Some(text.trim().to_string());
                             }
-                            fields.push(field);
+                            n.children.push(field);
                         }
                     }
                     _ => {}
@@ -134,20 +184,16 @@ pub fn read_record(body: &[u8], root: &str) -> Result<Vec<Field>, XmlError> {
                     if !content.trim().is_empty() {
                         return Err(XmlError::Malformed(position));
                     }
-                } else if depth == 2 {
-                    if let Some((_, text)) = current.as_mut() {
-                        text.push_str(&content);
-                    }
+                } else if let Some(text) = gathering(depth, &mut node, &mut leaf) {
+                    text.push_str(&content);
                 }
             }
             Event::CData(ref c) => {
                 if depth == 0 {
                     return Err(XmlError::Malformed(position));
                 }
-                if depth == 2 {
-                    if let Some((_, text)) = current.as_mut() {
-                        text.push_str(&c.xml10_content());
-                    }
+                if let Some(text) = gathering(depth, &mut node, &mut leaf) {
+                    text.push_str(&c.xml10_content());
                 }
             }
             Event::GeneralRef(ref r) => {
@@ -162,10 +208,8 @@ pub fn read_record(body: &[u8], root: &str) -> Result<Vec<Field>, XmlError> {
                 if depth == 0 {
                     return Err(XmlError::Malformed(position));
                 }
-                if depth == 2 {
-                    if let Some((_, text)) = current.as_mut() {
-                        text.push(resolved);
-                    }
+                if let Some(text) = gathering(depth, &mut node, &mut leaf) {
+                    text.push(resolved);
                 }
             }
             Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
@@ -175,7 +219,21 @@ pub fn read_record(body: &[u8], root: &str) -> Result<Vec<Field>, XmlError> {
     if !root_done || depth != 0 {
         return Err(XmlError::Malformed(reader.buffer_position()));
     }
-    Ok(fields)
+    Ok(nodes)
+}
+
+/// The text being gathered at `depth`: a root's child's own text (depth
+/// 2), or its child's (depth 3); nothing deeper.
+fn gathering<'a>(
+    depth: usize,
+    node: &'a mut Option<(Node, String)>,
+    leaf: &'a mut Option<(Field, String)>,
+) -> Option<&'a mut String> {
+    match depth {
+        2 => node.as_mut().map(|(_, t)| t),
+        3 => leaf.as_mut().map(|(_, t)| t),
+        _ => None,
+    }
 }
 
 fn element_name(e: &BytesStart<'_>, position: u64) -> Result<String, XmlError> {
@@ -331,6 +389,6 @@ mod tests {
             "<user-group-membership>{}</user-group-membership>",
             "<a/>".repeat(MAX_ELEMENTS + 1)
         );
-        assert_eq!(read(&many), Err(XmlError::TooManyElements));
+        assert_eq!(read(&many), Err(XmlError::TooManyElements(MAX_ELEMENTS)));
     }
 }

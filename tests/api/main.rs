@@ -27,6 +27,7 @@ mod pg_cluster;
 mod show;
 mod sign_in;
 mod stored_text;
+mod sync;
 mod transport;
 mod user_groups;
 mod users;

@@ -15,12 +15,17 @@ use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
 use crate::db::DbConnection;
 use crate::db::models::{Membership, now};
-use crate::db::queries::{is_foreign_key_violation, is_unique_violation, memberships};
+use crate::db::queries::{is_foreign_key_violation, is_unique_violation, memberships, sets};
 use crate::db::schema::{
     membership_events as ev, user_group_memberships as ugm, user_groups, users,
 };
 use crate::domain::Refusal;
 use crate::domain::history::{Action, Changer};
+use crate::domain::sync::{
+    Change, ChangeAction, ChangeDone, ChangeResult, MAX_NAMED_UNKNOWN, Named, SetChange, SetReport,
+    Users, ascending, change_problem, if_match_holds, plan_exactly, plan_patch, set_etag,
+    unknown_users,
+};
 
 /// Why a change's transaction was rolled back: the database failed, or the
 /// change was refused partway (a duplicate, or a user or group deleted
@@ -389,24 +394,25 @@ pub fn delete_with_memberships(
     })
 }
 
-/// A membership as `syncd import` added it.
-#[derive(QueryableByName)]
-struct Added {
+/// A membership added or removed in bulk: its id, user and group.
+#[derive(QueryableByName, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PairRow {
     #[diesel(sql_type = BigInt)]
-    id: i64,
+    pub id: i64,
     #[diesel(sql_type = BigInt)]
-    user_id: i64,
+    pub user_id: i64,
     #[diesel(sql_type = BigInt)]
-    user_group_id: i64,
+    pub user_group_id: i64,
 }
 
 /// Rows per statement: well under SQLite's 32,766 bound parameters.
 const ROWS_PER_STATEMENT: usize = 1000;
 
 /// Adds (user id, user group id) pairs not there yet, each with its `added`
-/// event; returns how many were added, in one transaction (a savepoint
-/// inside the import's batch). The ids must exist (they come from
-/// the import's look-ups of logins and names).
+/// event, in one transaction (a savepoint inside a caller's); returns the
+/// memberships added. The ids must exist (the import looked up its logins
+/// and names; a sync checked its users under its lock): a user or group
+/// deleted meanwhile fails the whole statement with a foreign-key error.
 ///
 /// Memberships are pairs of integers: the statements are plain SQL with the
 /// numbers inline, the fastest form on both backends, and nothing to
@@ -418,45 +424,345 @@ pub fn add_pairs(
     pairs: &[(i64, i64)],
     at: NaiveDateTime,
     by: Changer,
-) -> QueryResult<usize> {
+) -> QueryResult<Vec<PairRow>> {
     let at = at.format("%Y-%m-%d %H:%M:%S").to_string();
     let actor = by.actor.map_or("NULL".to_string(), |id| id.to_string());
     let (added_word, via) = (Action::Added.as_str(), by.via.as_str());
     conn.transaction(|conn| {
-    let mut added = 0;
-    let mut sql = String::new();
-    for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
-        sql.clear();
-        sql.push_str(
-            "INSERT INTO user_group_memberships (user_id, user_group_id, created_at, updated_at) VALUES ",
-        );
-        for (i, (user, group)) in chunk.iter().enumerate() {
-            let comma = if i == 0 { "" } else { "," };
-            let _ = write!(sql, "{comma}({user},{group},'{at}','{at}')");
+        let mut added = Vec::new();
+        let mut sql = String::new();
+        for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
+            sql.clear();
+            sql.push_str(
+                "INSERT INTO user_group_memberships (user_id, user_group_id, created_at, updated_at) VALUES ",
+            );
+            for (i, (user, group)) in chunk.iter().enumerate() {
+                let comma = if i == 0 { "" } else { "," };
+                let _ = write!(sql, "{comma}({user},{group},'{at}','{at}')");
+            }
+            sql.push_str(
+                " ON CONFLICT (user_id, user_group_id) DO NOTHING RETURNING id, user_id, user_group_id",
+            );
+            let rows: Vec<PairRow> = diesel::sql_query(&sql).load(conn)?;
+            if rows.is_empty() {
+                continue;
+            }
+            sql.clear();
+            sql.push_str(
+                "INSERT INTO membership_events \
+                 (action, membership_id, user_id, user_group_id, actor_id, via, created_at) VALUES ",
+            );
+            for (i, row) in rows.iter().enumerate() {
+                let comma = if i == 0 { "" } else { "," };
+                let (id, user, group) = (row.id, row.user_id, row.user_group_id);
+                let _ = write!(
+                    sql,
+                    "{comma}('{added_word}',{id},{user},{group},{actor},'{via}','{at}')"
+                );
+            }
+            diesel::sql_query(&sql).execute(conn)?;
+            added.extend(rows);
         }
-        sql.push_str(
-            " ON CONFLICT (user_id, user_group_id) DO NOTHING RETURNING id, user_id, user_group_id",
-        );
-        let rows: Vec<Added> = diesel::sql_query(&sql).load(conn)?;
-        if rows.is_empty() {
-            continue;
-        }
-        added += rows.len();
-        sql.clear();
-        sql.push_str(
-            "INSERT INTO membership_events \
-             (action, membership_id, user_id, user_group_id, actor_id, via, created_at) VALUES ",
-        );
-        for (i, row) in rows.iter().enumerate() {
-            let comma = if i == 0 { "" } else { "," };
-            let (id, user, group) = (row.id, row.user_id, row.user_group_id);
-            let _ = write!(
-                sql,
-                "{comma}('{added_word}',{id},{user},{group},{actor},'{via}','{at}')"
+        Ok(added)
+    })
+}
+
+/// Removes memberships by id, each with its `removed` event, in one
+/// transaction (a savepoint inside a caller's); returns those removed
+/// (fewer than asked when a concurrent request removed some first).
+pub fn remove_many(
+    conn: &mut DbConnection,
+    ids: &[i64],
+    at: NaiveDateTime,
+    by: Changer,
+) -> QueryResult<Vec<PairRow>> {
+    conn.transaction(|c| {
+        let mut removed = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ROWS_PER_STATEMENT * 10) {
+            let present = ugm::table.filter(ugm::id.eq_any(chunk)).select((
+                ugm::id,
+                ugm::user_id,
+                ugm::user_group_id,
+            ));
+            // On PostgreSQL, lock the rows first, as `remove` does: a
+            // concurrent remove of one of them waits, or has finished and
+            // the row is not there to get a second event.
+            let rows: Vec<(i64, i64, i64)> = match c {
+                DbConnection::Postgres(pg) => present.for_update().load(pg)?,
+                DbConnection::Sqlite(_) => present.load(c)?,
+            };
+            let of = ugm::table.filter(ugm::id.eq_any(chunk));
+            removed_events_of!(of, by, at).execute(c)?;
+            diesel::delete(ugm::table.filter(ugm::id.eq_any(chunk))).execute(c)?;
+            removed.extend(
+                rows.into_iter()
+                    .map(|(id, user_id, user_group_id)| PairRow {
+                        id,
+                        user_id,
+                        user_group_id,
+                    }),
             );
         }
-        diesel::sql_query(&sql).execute(conn)?;
-    }
-    Ok(added)
+        Ok(removed)
     })
+}
+
+/// Starts a transaction's writing at once. On SQLite a transaction that
+/// reads first and writes later cannot take the write lock if another
+/// connection committed in between (`SQLITE_BUSY_SNAPSHOT`, with no wait),
+/// so a change that must read before it writes (a sync, a change set)
+/// writes first: an `UPDATE` that matches no row still takes the lock,
+/// waiting on a busy database like any write. (PostgreSQL locks rows
+/// instead: `lock_groups`.)
+fn begin_writing(c: &mut DbConnection) -> QueryResult<()> {
+    if let DbConnection::Sqlite(_) = c {
+        diesel::sql_query("UPDATE user_groups SET id = id WHERE 0").execute(c)?;
+    }
+    Ok(())
+}
+
+/// The groups among `ids` (ascending) that exist; on PostgreSQL their rows
+/// are locked for the transaction, which keeps any other membership of
+/// them from being added until it ends (an insert's foreign-key check
+/// waits on the lock). Ascending, so two transactions lock in one order.
+fn lock_groups(c: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    match c {
+        DbConnection::Postgres(pg) => user_groups::table
+            .filter(user_groups::id.eq_any(ids))
+            .select(user_groups::id)
+            .order(user_groups::id)
+            .for_update()
+            .load(pg),
+        DbConnection::Sqlite(_) => sets::existing_groups(c, ids),
+    }
+}
+
+/// Why a member-set request changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetRefused {
+    /// No such group (404).
+    NoGroup,
+    /// `If-Match` named another set (412).
+    Changed,
+    /// Unknown users, or a user both added and removed (422).
+    Problems(Vec<String>),
+}
+
+/// Makes a group's members what `change` asks (API.md 8.4), in one
+/// transaction: the group is locked, its members read, the users the body
+/// names looked up in bulk, `If-Match` held against the set, then the
+/// difference written, every added or removed member with its event. A
+/// dry run stops before writing. Either way the report says what the
+/// request did or would do.
+pub fn sync_members(
+    conn: &mut DbConnection,
+    group: i64,
+    change: &SetChange,
+    if_match: Option<&str>,
+    dry_run: bool,
+    by: Changer,
+) -> QueryResult<Result<SetReport, SetRefused>> {
+    let outcome = conn.transaction(|c| {
+        begin_writing(c)?;
+        if lock_groups(c, &[group])?.is_empty() {
+            return Ok(Err(SetRefused::NoGroup));
+        }
+        let current = sets::members_of(c, group)?;
+        let etag_before = set_etag(current.iter().map(|&(user, _)| user));
+        if if_match.is_some_and(|m| !if_match_holds(m, &etag_before)) {
+            return Ok(Err(SetRefused::Changed));
+        }
+        let mut unknown = Vec::new();
+        let mut both = Vec::new();
+        let plan = match change {
+            SetChange::Exactly(users) => {
+                let wanted = resolve_users(c, users, &mut unknown)?;
+                plan_exactly(&current, &wanted)
+            }
+            SetChange::Patch { add, remove } => {
+                let add = resolve_users(c, add, &mut unknown)?;
+                let remove = resolve_users(c, remove, &mut unknown)?;
+                both = add
+                    .iter()
+                    .filter(|u| remove.binary_search(u).is_ok())
+                    .take(MAX_NAMED_UNKNOWN)
+                    .map(|&u| Refusal::AddedAndRemoved(u).to_string())
+                    .collect();
+                plan_patch(&current, &add, &remove)
+            }
+        };
+        if !unknown.is_empty() || !both.is_empty() {
+            let mut problems = unknown_users(unknown);
+            problems.append(&mut both);
+            return Ok(Err(SetRefused::Problems(problems)));
+        }
+        let mut report = SetReport {
+            user_group_id: group,
+            dry_run,
+            added: plan.add.clone(),
+            removed: plan.remove.iter().map(|&(user, _)| user).collect(),
+            unchanged: plan.unchanged,
+            etag: etag_before,
+        };
+        if dry_run {
+            return Ok(Ok(report));
+        }
+        let at = now();
+        let pairs: Vec<(i64, i64)> = plan.add.iter().map(|&u| (u, group)).collect();
+        let added = add_pairs(c, &pairs, at, by)?;
+        let ids: Vec<i64> = plan.remove.iter().map(|&(_, id)| id).collect();
+        let removed = remove_many(c, &ids, at, by)?;
+        // The group is locked, so what was planned is what happened; on
+        // PostgreSQL a concurrent remove of one of these members may have
+        // come first (its own event says so).
+        report.added = added.iter().map(|r| r.user_id).collect();
+        report.added.sort_unstable();
+        report.removed = removed.iter().map(|r| r.user_id).collect();
+        report.removed.sort_unstable();
+        report.etag = set_etag(sets::members_of(c, group)?.into_iter().map(|(u, _)| u));
+        Ok(Ok(report))
+    });
+    match outcome {
+        // A user deleted between the look-up and the insert (PostgreSQL).
+        Err(e) if is_foreign_key_violation(&e) => Ok(Err(SetRefused::Problems(vec![
+            Refusal::DeletedMeanwhile.to_string(),
+        ]))),
+        other => other,
+    }
+}
+
+/// The user ids that `users` name, ascending without repeats; the unknown
+/// ids and logins go to `unknown`, ids first.
+fn resolve_users(
+    c: &mut DbConnection,
+    users: &Users,
+    unknown: &mut Vec<Refusal>,
+) -> QueryResult<Vec<i64>> {
+    let ids = ascending(users.ids.clone());
+    let existing = sets::existing_users(c, &ids)?;
+    if existing.len() < ids.len() {
+        unknown.extend(
+            ids.iter()
+                .filter(|id| existing.binary_search(id).is_err())
+                .map(|&id| Refusal::UnknownUser(id)),
+        );
+    }
+    let mut logins: Vec<&str> = users.logins.iter().map(String::as_str).collect();
+    logins.sort_unstable();
+    logins.dedup();
+    let by_login = sets::users_by_login(c, &logins)?;
+    let mut wanted = existing;
+    let mut seen_missing = std::collections::HashSet::new();
+    for login in &users.logins {
+        match by_login.get(login) {
+            Some(&id) => wanted.push(id),
+            None if seen_missing.insert(login.as_str()) => {
+                unknown.push(Refusal::NoUserWithLogin(login.clone()));
+            }
+            None => {}
+        }
+    }
+    Ok(ascending(wanted))
+}
+
+/// Carries out a change set (API.md 8.5) in one transaction: every user
+/// and group named is looked up in bulk, and any problem (an unknown user
+/// or group, a pair named twice) refuses the whole set, one message per
+/// bad change, `Change N: ...`. Else each change is done or found done
+/// already (`unchanged`), each added or removed membership with its event.
+pub fn apply_changes(
+    conn: &mut DbConnection,
+    changes: &[Change],
+    by: Changer,
+) -> QueryResult<Result<Vec<ChangeDone>, Vec<String>>> {
+    let outcome = conn.transaction(|c| {
+        begin_writing(c)?;
+        let users: Vec<&Named> = changes.iter().map(|ch| &ch.user).collect();
+        let groups: Vec<&Named> = changes.iter().map(|ch| &ch.user_group).collect();
+        let users = sets::resolve(c, sets::Side::User, &users)?;
+        let groups = sets::resolve(c, sets::Side::UserGroup, &groups)?;
+        let mut problems = Vec::new();
+        let mut pairs = Vec::with_capacity(changes.len());
+        let mut first = std::collections::HashMap::with_capacity(changes.len());
+        for (i, (user, group)) in users.into_iter().zip(groups).enumerate() {
+            let n = i + 1;
+            match (user, group) {
+                (Ok(u), Ok(g)) => {
+                    if let Some(&earlier) = first.get(&(u, g)) {
+                        problems.push(change_problem(n, Refusal::PairNamedTwice(u, g, earlier)));
+                    } else {
+                        first.insert((u, g), n);
+                    }
+                    pairs.push((u, g));
+                }
+                (user, group) => {
+                    for refusal in [user.err(), group.err()].into_iter().flatten() {
+                        problems.push(change_problem(n, refusal));
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Ok(Err(problems));
+        }
+        let mut group_ids: Vec<i64> = pairs.iter().map(|&(_, g)| g).collect();
+        group_ids = ascending(group_ids);
+        if lock_groups(c, &group_ids)?.len() < group_ids.len() {
+            // Deleted between the look-up and the lock (PostgreSQL).
+            return Ok(Err(vec![Refusal::DeletedMeanwhile.to_string()]));
+        }
+        let existing = sets::memberships_of_pairs(c, &pairs)?;
+        let at = now();
+        let to_add: Vec<(i64, i64)> = changes
+            .iter()
+            .zip(&pairs)
+            .filter(|(ch, p)| ch.action == ChangeAction::Add && !existing.contains_key(p))
+            .map(|(_, &p)| p)
+            .collect();
+        let to_remove: Vec<i64> = changes
+            .iter()
+            .zip(&pairs)
+            .filter(|(ch, _)| ch.action == ChangeAction::Remove)
+            .filter_map(|(_, p)| existing.get(p).copied())
+            .collect();
+        let added: std::collections::HashMap<(i64, i64), i64> = add_pairs(c, &to_add, at, by)?
+            .into_iter()
+            .map(|r| ((r.user_id, r.user_group_id), r.id))
+            .collect();
+        let removed: std::collections::HashSet<i64> = remove_many(c, &to_remove, at, by)?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        Ok(Ok(changes
+            .iter()
+            .zip(pairs)
+            .map(|(ch, (u, g))| {
+                let there = existing.get(&(u, g)).copied();
+                let (result, membership_id) = match ch.action {
+                    ChangeAction::Add => match added.get(&(u, g)) {
+                        Some(&id) => (ChangeResult::Added, Some(id)),
+                        None => (ChangeResult::Unchanged, there),
+                    },
+                    ChangeAction::Remove => match there {
+                        Some(id) if removed.contains(&id) => (ChangeResult::Removed, Some(id)),
+                        _ => (ChangeResult::Unchanged, None),
+                    },
+                };
+                ChangeDone {
+                    action: ch.action,
+                    user_id: u,
+                    user_group_id: g,
+                    result,
+                    membership_id,
+                }
+            })
+            .collect()))
+    });
+    match outcome {
+        // A user deleted between the look-up and the insert (PostgreSQL).
+        Err(e) if is_foreign_key_violation(&e) => {
+            Ok(Err(vec![Refusal::DeletedMeanwhile.to_string()]))
+        }
+        other => other,
+    }
 }

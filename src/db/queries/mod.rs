@@ -5,6 +5,7 @@ pub mod bulk;
 pub mod changes;
 pub mod events;
 pub mod memberships;
+pub mod sets;
 pub mod user_groups;
 pub mod users;
 
