@@ -26,9 +26,10 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let kind = sync_bodies::change_set_kind(&req)?;
     let bytes = body::read_sync(&req, payload).await?;
-    let changes = web::block(move || sync_bodies::change_set(kind, &bytes).and_then(|f| read(&f)))
-        .await
-        .map_err(|_| ApiError::Internal)??;
+    let changes =
+        web::block(move || sync_bodies::change_set(kind, &bytes).and_then(|f| read_changes(&f)))
+            .await
+            .map_err(|_| ApiError::Internal)??;
     let by = Changer::manager(caller.id, Via::ChangeSet);
     let done = run_db(&state, move |c| {
         changes::apply_changes(c, &changes, by)?.map_err(ApiError::Unprocessable)
@@ -41,7 +42,7 @@ pub async fn create(
 
 /// The changes the fields name; every problem of every change, `Change N:
 /// ...`, in one 422.
-fn read(fields: &[Fields]) -> Result<Vec<Change>, ApiError> {
+pub fn read_changes(fields: &[Fields]) -> Result<Vec<Change>, ApiError> {
     let mut changes = Vec::with_capacity(fields.len());
     let mut problems = Vec::new();
     for (i, f) in fields.iter().enumerate() {

@@ -336,6 +336,60 @@ fn multipart_bodies() {
     });
 }
 
+/// Member-set bodies (API.md 8.4) in every encoding, as `PUT` and as
+/// `PATCH`: whatever is read is bounded, every id positive, no login blank.
+#[test]
+fn member_set_bodies() {
+    use syncd::domain::sync::{MAX_SET_USERS, SetChange, Users};
+    use syncd::http::sync_bodies::{SetKind, member_set};
+    let check = |users: &Users| {
+        assert!(users.len() <= MAX_SET_USERS);
+        assert!(users.ids.iter().all(|&id| id >= 1));
+        assert!(users.logins.iter().all(|l| !l.trim().is_empty()));
+    };
+    fuzz("member_set", |input| {
+        for kind in [SetKind::Xml, SetKind::Json, SetKind::Csv] {
+            for patch in [false, true] {
+                match member_set(kind, input, patch) {
+                    Ok(SetChange::Exactly(users)) => check(&users),
+                    Ok(SetChange::Patch { add, remove }) => {
+                        check(&add);
+                        check(&remove);
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+    });
+}
+
+/// Change-set bodies (API.md 8.5), read into changes as the route does:
+/// at most `MAX_CHANGES`, each naming both sides.
+#[test]
+fn change_set_bodies() {
+    use syncd::domain::sync::{MAX_CHANGES, Named};
+    use syncd::http::sync_bodies::{SetKind, change_set};
+    fuzz("change_set", |input| {
+        for kind in [SetKind::Xml, SetKind::Json] {
+            let Ok(fields) = change_set(kind, input) else {
+                continue;
+            };
+            assert!(fields.len() <= MAX_CHANGES);
+            if let Ok(changes) = syncd::routes::change_sets::read_changes(&fields) {
+                assert_eq!(changes.len(), fields.len());
+                for c in changes {
+                    for side in [c.user, c.user_group] {
+                        match side {
+                            Named::Id(id) | Named::Both(id, _) => assert!(id >= 1),
+                            Named::Name(name) => assert!(!name.trim().is_empty()),
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
 #[test]
 fn query_strings() {
     fuzz("query", |input| {

@@ -90,3 +90,41 @@ fn parsing_keeps_no_memory() {
         "held {before} bytes before, {after} after"
     );
 }
+
+/// Member-set and change-set bodies may be 16 MiB (API.md 8.4): a body of a
+/// million elements, or of 16 MiB of garbage, in every encoding, is
+/// refused (or read) within a bound on memory: the parse may allocate at
+/// most 96 MiB beyond what the process holds, enforced by the allocation
+/// cap (an allocation past it aborts the test).
+#[test]
+fn sync_bodies_of_16_mib_stay_bounded() {
+    use syncd::http::sync_bodies::{SetKind, change_set, member_set};
+    let million_xml = format!(
+        "<user-group-members><user-ids>{}</user-ids></user-group-members>",
+        "<a/>".repeat(1_000_000)
+    );
+    let million_json = format!("{{\"user_ids\": [{}1]}}", "1,".repeat(1_000_000));
+    let million_changes = format!("[{}{{}}]", "{},".repeat(1_000_000));
+    let million_csv = format!("user_id\n{}", "7\n".repeat(1_000_000));
+    let garbage: Vec<u8> = (0..16 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let bodies: [&[u8]; 5] = [
+        million_xml.as_bytes(),
+        million_json.as_bytes(),
+        million_changes.as_bytes(),
+        million_csv.as_bytes(),
+        &garbage,
+    ];
+    let limit = super::ALLOCATOR.limit();
+    super::ALLOCATOR
+        .set_limit(super::ALLOCATOR.allocated() + 96 * 1024 * 1024)
+        .unwrap();
+    for body in bodies {
+        for kind in [SetKind::Xml, SetKind::Json, SetKind::Csv] {
+            assert!(member_set(kind, body, false).is_err());
+            assert!(change_set(kind, body).is_err());
+        }
+    }
+    super::ALLOCATOR.set_limit(limit).unwrap();
+}
