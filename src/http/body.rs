@@ -187,13 +187,23 @@ pub async fn read_up_to(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(ApiError::PayloadTooLarge(limit));
-    }
-    let capacity = declared.unwrap_or(1024).min(limit as u64) as usize;
     let deadline = req
         .app_data::<BodyDeadline>()
         .map_or(crate::defaults::REQUEST_TIMEOUT, |d| d.0);
+    let drain_up_to = limit.max(1024 * 1024) as u64;
+    if declared.is_some_and(|len| len > limit as u64) {
+        // Not much over (at most the limit again, or 1 MiB): read it and
+        // throw it away, so the client reads the 413 (a server that closes
+        // on unread data resets the connection, and a client still
+        // uploading loses the answer). Far over: answer at once. A body
+        // of unknown length (chunked) is answered at once as before: how
+        // much more would come is not known.
+        if declared.is_some_and(|len| len <= limit as u64 + drain_up_to) {
+            let _ = actix_rt::time::timeout(deadline, discard(&mut payload, drain_up_to)).await;
+        }
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    let capacity = declared.unwrap_or(1024).min(limit as u64) as usize;
     let whole = async move {
         let mut body = BytesMut::with_capacity(capacity);
         while let Some(chunk) = payload.next().await {
@@ -211,6 +221,17 @@ pub async fn read_up_to(
     actix_rt::time::timeout(deadline, whole)
         .await
         .map_err(|_| ApiError::RequestTimeout(deadline.as_secs().max(1)))?
+}
+
+/// Reads and drops up to `most` more bytes of a body, keeping none.
+async fn discard(payload: &mut web::Payload, most: u64) {
+    let mut seen = 0u64;
+    while let Some(Ok(chunk)) = payload.next().await {
+        seen += chunk.len() as u64;
+        if seen > most {
+            break;
+        }
+    }
 }
 
 /// The fields of a record body, names dasherized (`user_id` -> `user-id`).

@@ -5,9 +5,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::db::queries::changes;
+use crate::db::DbConnection;
+use crate::db::queries::{changes, sets};
 use crate::domain::history::{Changer, Via};
-use crate::domain::sync::{Change, ChangeAction, change_problem};
+use crate::domain::sync::{Change, ChangeAction, Named, change_problem};
 use crate::http::auth::Manager;
 use crate::http::body::{self, Fields};
 use crate::http::errors::ApiError;
@@ -26,13 +27,13 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let kind = sync_bodies::change_set_kind(&req)?;
     let bytes = body::read_sync(&req, payload).await?;
-    let changes =
-        web::block(move || sync_bodies::change_set(kind, &bytes).and_then(|f| read_changes(&f)))
-            .await
-            .map_err(|_| ApiError::Internal)??;
+    let read = web::block(move || sync_bodies::change_set(kind, &bytes).map(|f| read_changes(&f)))
+        .await
+        .map_err(|_| ApiError::Internal)??;
     let by = Changer::manager(caller.id, Via::ChangeSet);
-    let done = run_db(&state, move |c| {
-        changes::apply_changes(c, &changes, by)?.map_err(ApiError::Unprocessable)
+    let done = run_db(&state, move |c| match read {
+        Ok(changes) => changes::apply_changes(c, &changes, by)?.map_err(ApiError::Unprocessable),
+        Err(read) => Err(ApiError::Unprocessable(every_problem(c, &read)?)),
     })
     .await?;
     Ok(respond::record(&req, StatusCode::OK, format, |e| {
@@ -40,42 +41,77 @@ pub async fn create(
     }))
 }
 
-/// The changes the fields name; every problem of every change, `Change N:
-/// ...`, in one 422.
-pub fn read_changes(fields: &[Fields]) -> Result<Vec<Change>, ApiError> {
-    let mut changes = Vec::with_capacity(fields.len());
+/// One change as its body names it, each part read or refused.
+#[derive(Debug, Clone)]
+pub struct Read {
+    action: Result<ChangeAction, String>,
+    user: Result<Named, String>,
+    user_group: Result<Named, String>,
+}
+
+/// The changes the fields name, or, when any is malformed, what each one
+/// says (so that every problem can be reported together).
+pub fn read_changes(fields: &[Fields]) -> Result<Vec<Change>, Vec<Read>> {
+    let read: Vec<Read> = fields
+        .iter()
+        .map(|f| Read {
+            action: match f.get(&["action"]).flatten() {
+                None => Err("action is missing.".to_string()),
+                Some(word) => ChangeAction::parse(word),
+            },
+            user: side(f, Side::User),
+            user_group: side(f, Side::UserGroup),
+        })
+        .collect();
+    if read
+        .iter()
+        .any(|r| r.action.is_err() || r.user.is_err() || r.user_group.is_err())
+    {
+        return Err(read);
+    }
+    Ok(read
+        .into_iter()
+        .filter_map(|r| {
+            Some(Change {
+                action: r.action.ok()?,
+                user: r.user.ok()?,
+                user_group: r.user_group.ok()?,
+            })
+        })
+        .collect())
+}
+
+/// Every problem of a change set with malformed changes, `Change N: ...`,
+/// in order: what could not be read, and the users and groups that the
+/// rest name and that do not exist.
+fn every_problem(c: &mut DbConnection, read: &[Read]) -> Result<Vec<String>, ApiError> {
+    let users: Vec<&Named> = read.iter().filter_map(|r| r.user.as_ref().ok()).collect();
+    let groups: Vec<&Named> = read
+        .iter()
+        .filter_map(|r| r.user_group.as_ref().ok())
+        .collect();
+    let mut users = sets::resolve(c, sets::Side::User, &users)?.into_iter();
+    let mut groups = sets::resolve(c, sets::Side::UserGroup, &groups)?.into_iter();
     let mut problems = Vec::new();
-    for (i, f) in fields.iter().enumerate() {
+    for (i, r) in read.iter().enumerate() {
         let n = i + 1;
-        let action = match f.get(&["action"]).flatten() {
-            None => Err("action is missing.".to_string()),
-            Some(word) => ChangeAction::parse(word),
-        };
-        let user = side(f, Side::User);
-        let group = side(f, Side::UserGroup);
-        match (action, user, group) {
-            (Ok(action), Ok(user), Ok(user_group)) => changes.push(Change {
-                action,
-                user,
-                user_group,
-            }),
-            (action, user, group) => {
-                for problem in [action.err(), user.err(), group.err()]
-                    .into_iter()
-                    .flatten()
-                {
-                    problems.push(change_problem(n, problem));
+        if let Err(p) = &r.action {
+            problems.push(change_problem(n, p));
+        }
+        for (part, resolved) in [(&r.user, &mut users), (&r.user_group, &mut groups)] {
+            match part {
+                Err(p) => problems.push(change_problem(n, p)),
+                Ok(_) => {
+                    if let Some(Err(refusal)) = resolved.next() {
+                        problems.push(change_problem(n, refusal));
+                    }
                 }
             }
         }
     }
-    if problems.is_empty() {
-        Ok(changes)
-    } else {
-        Err(ApiError::Unprocessable(problems))
-    }
+    Ok(problems)
 }
 
-fn side(f: &Fields, side: Side) -> Result<membership_body::Named, String> {
+fn side(f: &Fields, side: Side) -> Result<Named, String> {
     membership_body::named(f, side)?.ok_or_else(|| format!("{} is missing.", side.id_label()))
 }

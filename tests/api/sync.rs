@@ -711,6 +711,8 @@ fn a_change_set_applies_across_groups_all_or_nothing() {
         errors["errors"],
         serde_json::json!([
             "Change 2: action must be add or remove, not \"delete\".",
+            "Change 3: There is no user with the login \"nobody\".",
+            "Change 3: There is no user group named \"Nothing\".",
             "Change 4: user-group-id is missing."
         ])
     );
