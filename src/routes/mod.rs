@@ -2,6 +2,7 @@
 //! methods onto them.
 
 pub mod events;
+pub mod idempotent;
 pub mod membership_body;
 pub mod memberships;
 pub mod page;
