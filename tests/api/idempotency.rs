@@ -555,3 +555,36 @@ fn a_users_keys_go_with_the_user() {
     execute_sql(&app.pool, &format!("DELETE FROM users WHERE id = {id}"));
     assert!(keys_of(&app.pool, id).is_empty());
 }
+
+#[test]
+fn a_client_that_goes_away_leaves_no_key_stuck() {
+    use std::io::Write;
+    let app = spawn_app();
+    let body = group_xml("Editors");
+    let port = app.address.rsplit(':').next().unwrap();
+    // The whole request, then the connection closed without reading the
+    // answer.
+    let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    write!(
+        stream,
+        "POST /user_groups.xml HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-KEY: {}\r\n\
+         Content-Type: application/xml\r\nIdempotency-Key: gone\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        app.token,
+        body.len()
+    )
+    .unwrap();
+    drop(stream);
+    // The retry gets an answer: the first one kept (or, if the server never
+    // started the first, its own), never a 409 for ever.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let r = loop {
+        let r = post(&app, "/user_groups.xml", XML, &body, "gone");
+        if r.status != 409 || std::time::Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(groups(&app), 1);
+}
