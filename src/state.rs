@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use actix_web::web;
 
+use crate::db::queries::idempotency::Sweeper;
 use crate::db::{DbConnection, DbPool};
 use crate::defaults;
 use crate::http::cross_site::AllowedOrigins;
@@ -80,6 +81,8 @@ pub struct AppState {
     pub sign_in_failures: Lockout,
     /// Requests per signed-in user, when `SYNCD_RATE_LIMIT` is set.
     pub rate_limit: Option<Throttle>,
+    /// When this process last swept expired idempotency keys.
+    pub idempotency_sweeper: Sweeper,
 }
 
 impl AppState {
@@ -95,6 +98,7 @@ impl AppState {
             rate_limit: guards
                 .rate_limit
                 .map(|l| Throttle::new(l, defaults::THROTTLED_KEYS)),
+            idempotency_sweeper: Sweeper::default(),
         }
     }
 }
@@ -106,7 +110,16 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
 {
-    let pool = state.pool.clone();
+    run_on(state.pool.clone(), f).await
+}
+
+/// [`run_db`] on a pool of its own: for work that outlives the request's
+/// borrow of the state (a task spawned to finish what a request began).
+pub async fn run_on<T, F>(pool: DbPool, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+{
     web::block(move || {
         let mut conn = pool.get()?;
         f(&mut conn)

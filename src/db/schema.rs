@@ -48,6 +48,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (caller_id, key) {
+        caller_id -> BigInt,
+        key -> Text,
+        fingerprint -> Text,
+        status -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        location -> Nullable<Text>,
+        etag -> Nullable<Text>,
+        body -> Nullable<Binary>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_group_memberships -> user_groups (user_group_id));
 diesel::joinable!(user_group_memberships -> users (user_id));
 
@@ -55,5 +69,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     user_groups,
     user_group_memberships,
-    membership_events
+    membership_events,
+    idempotency_keys
 );

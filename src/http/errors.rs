@@ -4,11 +4,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::domain::Refusal;
-use crate::http::format::{Format, NotAcceptable};
+use crate::http::format::{Format, NotAcceptable, Requested};
 use crate::http::limits;
 use crate::xml::{XmlError, XmlWriter};
 
@@ -48,7 +48,10 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("unprocessable")]
     Unprocessable(Vec<String>),
-    /// `If-Match` named a state that is gone.
+    /// The request conflicts with one still in progress (409).
+    #[error("conflict")]
+    Conflict(String),
+    /// A precondition (`If-Match`) does not hold (412).
     #[error("precondition failed")]
     PreconditionFailed(String),
     /// Too many failed sign-ins from this address or for this login.
@@ -94,6 +97,7 @@ impl ApiError {
             | ApiError::NotFound(m)
             | ApiError::NotAcceptable(m)
             | ApiError::UnsupportedMediaType(m)
+            | ApiError::Conflict(m)
             | ApiError::PreconditionFailed(m) => vec![m.clone()],
             ApiError::MethodNotAllowed { allow } => {
                 vec![format!("This resource only allows {allow}.")]
@@ -133,6 +137,17 @@ impl ApiError {
             ],
             ApiError::Internal => vec!["Something went wrong on the server; it has been logged.".into()],
         }
+    }
+
+    /// The response in the format `req` asked for, as the format
+    /// middleware renders an error (`server::render_error`): for a handler
+    /// that must hold the very response the client gets (a kept answer).
+    pub fn render_for(&self, req: &HttpRequest) -> HttpResponse {
+        let format = req
+            .extensions()
+            .get::<Requested>()
+            .map_or(Format::Xml, Requested::error_format);
+        self.render(format)
     }
 
     /// The response in the client's format.
@@ -203,6 +218,7 @@ impl ResponseError for ApiError {
             ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::SignInThrottled { .. } | ApiError::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -343,6 +359,8 @@ mod tests {
             (ApiError::PayloadTooLarge(1024), 413),
             (ApiError::UnsupportedMediaType("u".into()), 415),
             (ApiError::unprocessable("p"), 422),
+            (ApiError::Conflict("c".into()), 409),
+            (ApiError::PreconditionFailed("c".into()), 412),
             (ApiError::Unavailable, 503),
             (ApiError::Internal, 500),
         ];

@@ -195,6 +195,8 @@ tuple_inputs!(A);
 tuple_inputs!(A, B);
 tuple_inputs!(A, B, C);
 tuple_inputs!(A, B, C, D);
+tuple_inputs!(A, B, C, D, E);
+tuple_inputs!(A, B, C, D, E, F);
 
 /// The API format of a request, chosen among `supported` (406 when none
 /// fits). Where a route shares its path with the managers' page the choice

@@ -8,6 +8,7 @@ pub mod cross_site;
 pub mod errors;
 pub mod format;
 pub mod head;
+pub mod idempotency;
 pub mod inputs;
 pub mod limits;
 pub mod params;

@@ -13,7 +13,9 @@ use crate::http::auth::Manager;
 use crate::http::body::{self, Fields};
 use crate::http::errors::ApiError;
 use crate::http::format::ApiFormat;
+use crate::http::idempotency::IdempotencyKey;
 use crate::http::sync_bodies;
+use crate::routes::idempotent;
 use crate::routes::membership_body::{self, Side};
 use crate::state::{AppState, run_db};
 use crate::views::{render, respond};
@@ -22,23 +24,32 @@ use crate::views::{render, respond};
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(caller, format): Manager<ApiFormat>,
+    Manager(caller, (format, key)): Manager<(ApiFormat, IdempotencyKey)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let kind = sync_bodies::change_set_kind(&req)?;
     let bytes = body::read_sync(&req, payload).await?;
-    let read = web::block(move || sync_bodies::change_set(kind, &bytes).map(|f| read_changes(&f)))
-        .await
-        .map_err(|_| ApiError::Internal)??;
-    let by = Changer::manager(caller.id, Via::ChangeSet);
-    let done = run_db(&state, move |c| match read {
-        Ok(changes) => changes::apply_changes(c, &changes, by)?.map_err(ApiError::Unprocessable),
-        Err(read) => Err(ApiError::Unprocessable(every_problem(c, &read)?)),
+    idempotent::once(&req, &state, caller.id, key, &bytes.clone(), {
+        let (req, state) = (req.clone(), state.clone());
+        move || async move {
+            let read =
+                web::block(move || sync_bodies::change_set(kind, &bytes).map(|f| read_changes(&f)))
+                    .await
+                    .map_err(|_| ApiError::Internal)??;
+            let by = Changer::manager(caller.id, Via::ChangeSet);
+            let done = run_db(&state, move |c| match read {
+                Ok(changes) => {
+                    changes::apply_changes(c, &changes, by)?.map_err(ApiError::Unprocessable)
+                }
+                Err(read) => Err(ApiError::Unprocessable(every_problem(c, &read)?)),
+            })
+            .await?;
+            Ok(respond::record(&req, StatusCode::OK, format, |e| {
+                render::change_results(e, &done)
+            }))
+        }
     })
-    .await?;
-    Ok(respond::record(&req, StatusCode::OK, format, |e| {
-        render::change_results(e, &done)
-    }))
+    .await
 }
 
 /// One change as its body names it, each part read or refused.

@@ -16,8 +16,10 @@ use crate::http::auth::Manager;
 use crate::http::body;
 use crate::http::errors::ApiError;
 use crate::http::format::ApiFormat;
+use crate::http::idempotency::IdempotencyKey;
 use crate::http::inputs::{DryRun, PathId};
 use crate::http::sync_bodies;
+use crate::routes::idempotent;
 use crate::state::{AppState, read_one, run_db};
 use crate::views::{render, respond};
 
@@ -49,11 +51,14 @@ pub async fn show(
     Ok(respond::tagged(&req, StatusCode::OK, format, &etag, body))
 }
 
+/// What a `PUT` or `PATCH` of a member set reads from the request head.
+type ChangeInputs = (ApiFormat, PathId, DryRun, IdempotencyKey);
+
 /// `PUT /user_groups/{id}/members`: exactly the users the body names.
 pub async fn put(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(caller, inputs): Manager<(ApiFormat, PathId, DryRun)>,
+    Manager(caller, inputs): Manager<ChangeInputs>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     change(req, state, caller.id, inputs, payload, false).await
@@ -63,7 +68,7 @@ pub async fn put(
 pub async fn patch(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(caller, inputs): Manager<(ApiFormat, PathId, DryRun)>,
+    Manager(caller, inputs): Manager<ChangeInputs>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     change(req, state, caller.id, inputs, payload, true).await
@@ -73,27 +78,33 @@ async fn change(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: i64,
-    (format, PathId(id), DryRun(dry_run)): (ApiFormat, PathId, DryRun),
+    (format, PathId(id), DryRun(dry_run), key): ChangeInputs,
     payload: web::Payload,
     patch: bool,
 ) -> Result<HttpResponse, ApiError> {
     let kind = sync_bodies::set_kind(&req)?;
     let bytes = body::read_sync(&req, payload).await?;
-    // A large body's parse is CPU work: off the async worker.
-    let set = web::block(move || sync_bodies::member_set(kind, &bytes, patch))
-        .await
-        .map_err(|_| ApiError::Internal)??;
-    let if_match = if_match(&req);
-    let by = Changer::manager(caller, Via::Sync);
-    let report = apply(&state, id, set, if_match, dry_run, by).await?;
-    let body = render::document(format, |e| render::set_report(e, &report));
-    Ok(respond::tagged(
-        &req,
-        StatusCode::OK,
-        format,
-        &report.etag,
-        body,
-    ))
+    idempotent::once(&req, &state, caller, key, &bytes.clone(), {
+        let (req, state) = (req.clone(), state.clone());
+        move || async move {
+            // A large body's parse is CPU work: off the async worker.
+            let set = web::block(move || sync_bodies::member_set(kind, &bytes, patch))
+                .await
+                .map_err(|_| ApiError::Internal)??;
+            let if_match = if_match(&req);
+            let by = Changer::manager(caller, Via::Sync);
+            let report = apply(&state, id, set, if_match, dry_run, by).await?;
+            let body = render::document(format, |e| render::set_report(e, &report));
+            Ok(respond::tagged(
+                &req,
+                StatusCode::OK,
+                format,
+                &report.etag,
+                body,
+            ))
+        }
+    })
+    .await
 }
 
 /// The `If-Match` header as sent; one that is not text matches nothing.

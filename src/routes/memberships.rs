@@ -17,7 +17,9 @@ use crate::http::auth::Manager;
 use crate::http::body::{self, Fields};
 use crate::http::errors::ApiError;
 use crate::http::format::ApiFormat;
+use crate::http::idempotency::IdempotencyKey;
 use crate::http::inputs::{BesidePage, MembershipsQuery, PathId};
+use crate::routes::idempotent;
 use crate::routes::membership_body::{self, Side};
 use crate::state::{AppState, read_one, run_db};
 use crate::views::lists;
@@ -147,22 +149,31 @@ async fn answer<L: List<Row = MembershipRow>>(
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(caller, (BesidePage(format), include)): Manager<(BesidePage, Include)>,
+    Manager(caller, (BesidePage(format), include, key)): Manager<(
+        BesidePage,
+        Include,
+        IdempotencyKey,
+    )>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let by = Changer::manager(caller.id, body::via(&req));
-    create_under(req, state, payload, Scope::All, (format, include), by).await
+    let inputs = (format, include, key);
+    create_under(req, state, payload, Scope::All, inputs, caller.id).await
 }
 
 /// `POST /users/{user_id}/user-group-memberships`: the body names the group.
 pub async fn create_for_user(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(caller, (format, PathId(id), include)): Manager<(ApiFormat, PathId, Include)>,
+    Manager(caller, (format, PathId(id), include, key)): Manager<(
+        ApiFormat,
+        PathId,
+        Include,
+        IdempotencyKey,
+    )>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let by = Changer::manager(caller.id, body::via(&req));
-    create_under(req, state, payload, Scope::User(id), (format, include), by).await
+    let inputs = (format, include, key);
+    create_under(req, state, payload, Scope::User(id), inputs, caller.id).await
 }
 
 /// `POST /user_groups/{user_group_id}/user-group-memberships`: the body names
@@ -170,40 +181,49 @@ pub async fn create_for_user(
 pub async fn create_for_user_group(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(caller, (format, PathId(id), include)): Manager<(ApiFormat, PathId, Include)>,
+    Manager(caller, (format, PathId(id), include, key)): Manager<(
+        ApiFormat,
+        PathId,
+        Include,
+        IdempotencyKey,
+    )>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let by = Changer::manager(caller.id, body::via(&req));
-    create_under(
-        req,
-        state,
-        payload,
-        Scope::UserGroup(id),
-        (format, include),
-        by,
-    )
-    .await
+    let inputs = (format, include, key);
+    let parent = Scope::UserGroup(id);
+    create_under(req, state, payload, parent, inputs, caller.id).await
 }
 
+/// A create under `parent`, signed in as `caller`; safe to retry with an
+/// `Idempotency-Key`.
 async fn create_under(
     req: HttpRequest,
     state: web::Data<AppState>,
     payload: web::Payload,
     parent: Scope,
-    (format, include): (ApiFormat, Include),
-    by: Changer,
+    (format, include, key): (ApiFormat, Include, IdempotencyKey),
+    caller: i64,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body::record(&req, payload, render::MEMBERSHIP).await?;
-    let row = insert(&state, parent, &fields, include.relations(), by).await?;
-    let location = format!(
-        "/user-group-memberships/{}.{}",
-        row.membership.id,
-        format.extension()
-    );
-    let response = respond::record(&req, StatusCode::CREATED, format, |e| {
-        render::membership(e, &row, include)
-    });
-    Ok(respond::with_header(response, header::LOCATION, &location))
+    let by = Changer::manager(caller, body::via(&req));
+    let kind = body::body_kind(&req)?;
+    let bytes = body::read(&req, payload).await?;
+    idempotent::once(&req, &state, caller, key, &bytes.clone(), {
+        let (req, state) = (req.clone(), state.clone());
+        move || async move {
+            let fields = body::read_fields(kind, bytes, render::MEMBERSHIP).await?;
+            let row = insert(&state, parent, &fields, include.relations(), by).await?;
+            let location = format!(
+                "/user-group-memberships/{}.{}",
+                row.membership.id,
+                format.extension()
+            );
+            let response = respond::record(&req, StatusCode::CREATED, format, |e| {
+                render::membership(e, &row, include)
+            });
+            Ok(respond::with_header(response, header::LOCATION, &location))
+        }
+    })
+    .await
 }
 
 /// Creates the membership a body describes under `parent`, loading its

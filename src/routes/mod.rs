@@ -3,6 +3,7 @@
 
 pub mod change_sets;
 pub mod events;
+pub mod idempotent;
 pub mod members;
 pub mod membership_body;
 pub mod memberships;

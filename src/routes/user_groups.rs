@@ -15,7 +15,9 @@ use crate::http::body;
 use crate::http::body::Fields;
 use crate::http::errors::ApiError;
 use crate::http::format::ApiFormat;
+use crate::http::idempotency::IdempotencyKey;
 use crate::http::inputs::{BesidePage, ListQuery, NameQuery, PathId};
+use crate::routes::idempotent;
 use crate::state::{AppState, read_one, run_db};
 use crate::views::lists;
 use crate::views::{render, respond};
@@ -100,18 +102,31 @@ impl GroupInput {
     }
 }
 
-/// `POST /user_groups`: 201 and `Location`.
+/// `POST /user_groups`: 201 and `Location`; safe to retry with an
+/// `Idempotency-Key`.
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Manager(_, (BesidePage(format), include)): Manager<(BesidePage, Include)>,
+    Manager(caller, (BesidePage(format), include, key)): Manager<(
+        BesidePage,
+        Include,
+        IdempotencyKey,
+    )>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body::record(&req, payload, render::USER_GROUP).await?;
-    let group = add(&state, GroupInput::of(&fields)).await?;
-    let location = format!("/user_groups/{}.{}", group.id, format.extension());
-    let response = one(&req, StatusCode::CREATED, format, &group, include);
-    Ok(respond::with_header(response, header::LOCATION, &location))
+    let kind = body::body_kind(&req)?;
+    let bytes = body::read(&req, payload).await?;
+    idempotent::once(&req, &state, caller.id, key, &bytes.clone(), {
+        let (req, state) = (req.clone(), state.clone());
+        move || async move {
+            let fields = body::read_fields(kind, bytes, render::USER_GROUP).await?;
+            let group = add(&state, GroupInput::of(&fields)).await?;
+            let location = format!("/user_groups/{}.{}", group.id, format.extension());
+            let response = one(&req, StatusCode::CREATED, format, &group, include);
+            Ok(respond::with_header(response, header::LOCATION, &location))
+        }
+    })
+    .await
 }
 
 /// Creates the group a body describes (the API and the page's form).

@@ -20,6 +20,7 @@ const SHOWN_HEADERS: &[&str] = &[
     "www-authenticate",
     "retry-after",
     "etag",
+    "idempotent-replayed",
     "x-frame-options",
     "content-security-policy",
 ];

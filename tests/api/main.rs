@@ -16,6 +16,7 @@ mod golden;
 mod hardening;
 mod helpers;
 mod history;
+mod idempotency;
 mod import;
 mod json;
 mod lifecycle;

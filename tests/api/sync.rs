@@ -912,3 +912,55 @@ mod command_line {
         assert!(stderr(&out).contains("there is no user group named or numbered 'Nobody'"));
     }
 }
+
+#[test]
+fn member_set_changes_and_change_sets_take_an_idempotency_key() {
+    let app = spawn_app();
+    let (alice, bob) = (app.user("alice"), app.user("bob"));
+    let editors = app.group("Editors");
+    let with_key = |method: Method, path: &str, key: &str, body: &str| {
+        app.send(
+            app.request(method, path)
+                .header("Content-Type", "application/json")
+                .header("Idempotency-Key", key)
+                .body(body.to_string()),
+        )
+    };
+    let path = format!("/user_groups/{editors}/members.json");
+    let body = format!("{{\"user_ids\": [{alice}]}}");
+    let first = with_key(Method::PUT, &path, "sync-1", &body);
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(first.header("idempotent-replayed"), None);
+    // Someone else changes the group; the retry is answered from the key
+    // and changes nothing (bob stays, no event).
+    app.add(bob, editors);
+    let before = events(&app);
+    let again = with_key(Method::PUT, &path, "sync-1", &body);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("etag"), first.header("etag"));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(events(&app), before);
+    assert_eq!(members(&app, editors), vec![alice, bob]);
+    // Another body, or PATCH, under the key: 422.
+    let other = with_key(Method::PUT, &path, "sync-1", "{\"user_ids\": []}");
+    assert_eq!(other.status, 422);
+    let other = with_key(Method::PATCH, &path, "sync-1", &body);
+    assert_eq!(other.status, 422);
+    assert_eq!(members(&app, editors), vec![alice, bob]);
+
+    let changes =
+        format!("[{{\"action\": \"remove\", \"user_id\": {bob}, \"user_group_id\": {editors}}}]");
+    let first = with_key(Method::POST, "/membership-changes.json", "cs-1", &changes);
+    assert_eq!(first.status, 200, "{first:?}");
+    assert!(first.body.contains("\"result\":\"removed\""));
+    app.add(bob, editors);
+    let again = with_key(Method::POST, "/membership-changes.json", "cs-1", &changes);
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(
+        members(&app, editors),
+        vec![alice, bob],
+        "not removed twice"
+    );
+}

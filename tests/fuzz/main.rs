@@ -468,3 +468,30 @@ fn credential_and_content_type_headers() {
         }
     });
 }
+
+#[test]
+fn idempotency_key_headers() {
+    fuzz("idempotency-key", |input| {
+        // Only what the HTTP layer would deliver: a valid header value, one
+        // header or two.
+        let Ok(value) = HeaderValue::from_bytes(input) else {
+            return;
+        };
+        let name = HeaderName::from_static(syncd::http::idempotency::HEADER);
+        let mut headers = HeaderMap::new();
+        headers.insert(name.clone(), value.clone());
+        match syncd::http::idempotency::parse(&headers) {
+            Ok(Some(key)) => {
+                // 1 to 255 printable ASCII characters, none around it.
+                assert!((1..=syncd::http::idempotency::MAX_KEY_CHARS).contains(&key.len()));
+                assert!(key.bytes().all(|b| (0x20..=0x7E).contains(&b)));
+                assert_eq!(key.trim(), key);
+                assert!(input.windows(key.len()).any(|w| w == key.as_bytes()));
+            }
+            Ok(None) => panic!("a header was sent: {input:?}"),
+            Err(e) => assert_eq!(actix_web::ResponseError::status_code(&e).as_u16(), 400),
+        }
+        headers.append(name, value);
+        assert!(syncd::http::idempotency::parse(&headers).is_err());
+    });
+}

@@ -4,6 +4,7 @@
 pub mod bulk;
 pub mod changes;
 pub mod events;
+pub mod idempotency;
 pub mod memberships;
 pub mod sets;
 pub mod user_groups;
