@@ -619,7 +619,16 @@ pub fn sync_members(
         report.added.sort_unstable();
         report.removed = removed.iter().map(|r| r.user_id).collect();
         report.removed.sort_unstable();
-        report.etag = set_etag(sets::members_of(c, group)?.into_iter().map(|(u, _)| u));
+        // The set now, from what was read under the lock and what changed
+        // (no second read of a large group).
+        let mut now: Vec<i64> = current
+            .iter()
+            .map(|&(user, _)| user)
+            .filter(|u| report.removed.binary_search(u).is_err())
+            .chain(report.added.iter().copied())
+            .collect();
+        now.sort_unstable();
+        report.etag = set_etag(now);
         Ok(Ok(report))
     });
     match outcome {
