@@ -32,6 +32,12 @@ pub const BIND: &str = "127.0.0.1:3000";
 /// set of 100,000 logins fits (API.md 8.4). Every other body: 64 KiB.
 pub const MAX_SYNC_BODY: usize = 16 * 1024 * 1024;
 
+/// Member-set and change-set requests handled at once; others wait for a
+/// slot (at most the request timeout, then 503). Two: a 100,000-member
+/// set takes about a second of one core, and each may hold a 16 MiB body
+/// and its parse.
+pub const SYNC_SLOTS: usize = 2;
+
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `--auth-failure-limit` / `SYNCD_AUTH_FAILURE_LIMIT`: failed sign-ins

@@ -51,8 +51,11 @@ pub struct Guards {
     /// (tests make it small).
     pub lockout_keys: usize,
     /// The largest member-set or change-set body (`SYNCD_MAX_SYNC_BODY`),
-    /// read by the server (`http::body::SyncBodyLimit`).
+    /// read by the server (`http::body::SyncBodies`).
     pub max_sync_body: usize,
+    /// Member-set and change-set bodies handled at once (the rest wait,
+    /// then get 503): what bounds their memory.
+    pub sync_slots: usize,
 }
 
 impl Default for Guards {
@@ -64,6 +67,7 @@ impl Default for Guards {
             request_timeout: defaults::REQUEST_TIMEOUT,
             lockout_keys: defaults::THROTTLED_KEYS,
             max_sync_body: defaults::MAX_SYNC_BODY,
+            sync_slots: defaults::SYNC_SLOTS,
         }
     }
 }

@@ -21,10 +21,30 @@ use crate::xml::{dasherize, read_record};
 #[derive(Debug, Clone, Copy)]
 pub struct BodyDeadline(pub Duration);
 
-/// The largest member-set or change-set body (`SYNCD_MAX_SYNC_BODY`), as
-/// app data beside [`BodyDeadline`].
-#[derive(Debug, Clone, Copy)]
-pub struct SyncBodyLimit(pub usize);
+/// Member-set and change-set bodies, as app data beside [`BodyDeadline`]:
+/// the largest one (`SYNCD_MAX_SYNC_BODY`), and the slots for them. A
+/// request holds a slot from before its body is read until its answer is
+/// made, so at most `slots` such bodies (each up to the limit, and what
+/// their parse builds) are in memory at once, whatever the number of
+/// clients.
+#[derive(Debug, Clone)]
+pub struct SyncBodies {
+    pub limit: usize,
+    pub slots: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl SyncBodies {
+    pub fn new(limit: usize, slots: usize) -> SyncBodies {
+        SyncBodies {
+            limit,
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(slots.max(1))),
+        }
+    }
+}
+
+/// A slot for a large body, held until it is dropped.
+#[derive(Debug)]
+pub struct SyncSlot(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
 const URLENCODED: &str = "application/x-www-form-urlencoded";
 const MULTIPART: &str = "multipart/form-data";
@@ -167,12 +187,29 @@ pub async fn read(req: &HttpRequest, payload: web::Payload) -> Result<Bytes, Api
     read_up_to(req, payload, MAX_BODY_BYTES).await
 }
 
-/// Reads a member-set or change-set body: up to [`SyncBodyLimit`].
-pub async fn read_sync(req: &HttpRequest, payload: web::Payload) -> Result<Bytes, ApiError> {
-    let limit = req
-        .app_data::<SyncBodyLimit>()
-        .map_or(crate::defaults::MAX_SYNC_BODY, |l| l.0);
-    read_up_to(req, payload, limit).await
+/// Reads a member-set or change-set body, up to its limit, once a slot is
+/// free ([`SyncBodies`]); the slot goes with the bytes, to be held until
+/// the answer is made. No slot within half the request timeout: 503 (half,
+/// so that a client waiting gives up before one holding a slot with a
+/// stalled body is cut off by the whole timeout).
+pub async fn read_sync(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(Bytes, SyncSlot), ApiError> {
+    let bodies = req
+        .app_data::<SyncBodies>()
+        .cloned()
+        .unwrap_or_else(|| SyncBodies::new(crate::defaults::MAX_SYNC_BODY, 1));
+    let deadline = req
+        .app_data::<BodyDeadline>()
+        .map_or(crate::defaults::REQUEST_TIMEOUT, |d| d.0);
+    let wait = deadline / 2;
+    let slot = match actix_rt::time::timeout(wait, bodies.slots.acquire_owned()).await {
+        Ok(Ok(permit)) => SyncSlot(permit),
+        _ => return Err(ApiError::SyncBodiesBusy),
+    };
+    let bytes = read_up_to(req, payload, bodies.limit).await?;
+    Ok((bytes, slot))
 }
 
 /// [`read`] with a limit of `limit` bytes: the member-set and change-set

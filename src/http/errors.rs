@@ -65,6 +65,9 @@ pub enum ApiError {
     },
     #[error("service unavailable")]
     Unavailable,
+    /// Every slot for a member-set or change-set body stayed taken.
+    #[error("sync bodies busy")]
+    SyncBodiesBusy,
     /// Every password checker is busy and the queue is full.
     #[error("password checks busy")]
     PasswordChecksBusy,
@@ -132,6 +135,9 @@ impl ApiError {
             ApiError::Unavailable => {
                 vec!["The database is unavailable right now; try again in a moment.".into()]
             }
+            ApiError::SyncBodiesBusy => vec![
+                "Too many member sets and change sets are being handled right now; try again in a moment.".into(),
+            ],
             ApiError::PasswordChecksBusy => vec![
                 "Too many password sign-ins are being checked right now; try again in a moment, or sign in with an API token.".into(),
             ],
@@ -160,7 +166,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
             }
-            ApiError::Unavailable | ApiError::PasswordChecksBusy => {
+            ApiError::Unavailable | ApiError::PasswordChecksBusy | ApiError::SyncBodiesBusy => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
             }
             ApiError::AmbiguousLength => {
@@ -223,7 +229,9 @@ impl ResponseError for ApiError {
             ApiError::SignInThrottled { .. } | ApiError::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            ApiError::Unavailable | ApiError::PasswordChecksBusy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::PasswordChecksBusy | ApiError::SyncBodiesBusy => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -28,10 +28,11 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let kind = sync_bodies::change_set_kind(&req)?;
-    let bytes = body::read_sync(&req, payload).await?;
+    let (bytes, slot) = body::read_sync(&req, payload).await?;
     idempotent::once(&req, &state, caller.id, key, &bytes.clone(), {
         let (req, state) = (req.clone(), state.clone());
         move || async move {
+            let _slot = slot;
             let read =
                 web::block(move || sync_bodies::change_set(kind, &bytes).map(|f| read_changes(&f)))
                     .await

@@ -83,10 +83,11 @@ async fn change(
     patch: bool,
 ) -> Result<HttpResponse, ApiError> {
     let kind = sync_bodies::set_kind(&req)?;
-    let bytes = body::read_sync(&req, payload).await?;
+    let (bytes, slot) = body::read_sync(&req, payload).await?;
     idempotent::once(&req, &state, caller, key, &bytes.clone(), {
         let (req, state) = (req.clone(), state.clone());
         move || async move {
+            let _slot = slot;
             // A large body's parse is CPU work: off the async worker.
             let set = web::block(move || sync_bodies::member_set(kind, &bytes, patch))
                 .await

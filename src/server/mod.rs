@@ -18,7 +18,7 @@ use actix_web::{App, HttpMessage, HttpServer, web};
 use crate::config::Config;
 use crate::db::DbPool;
 use crate::http::auth::SignedIn;
-use crate::http::body::{BodyDeadline, SyncBodyLimit};
+use crate::http::body::{BodyDeadline, SyncBodies};
 use crate::http::cross_site;
 use crate::http::errors::ApiError;
 use crate::http::format;
@@ -65,7 +65,7 @@ impl Application {
         let settings = &config.server;
         let state = web::Data::new(AppState::new(pool, &config.guards));
         let body_deadline = BodyDeadline(config.guards.request_timeout);
-        let sync_body_limit = SyncBodyLimit(config.guards.max_sync_body);
+        let sync_bodies = SyncBodies::new(config.guards.max_sync_body, config.guards.sync_slots);
         let inflight = InFlight::new();
         let counter = inflight.clone();
         let server = HttpServer::new(move || {
@@ -73,7 +73,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(body_deadline)
-                .app_data(sync_body_limit)
+                .app_data(sync_bodies.clone())
                 .configure(crate::routes::table)
                 .default_service(web::to(crate::routes::not_found))
                 .wrap(from_fn(refuse_early))

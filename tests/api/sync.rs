@@ -964,3 +964,56 @@ fn member_set_changes_and_change_sets_take_an_idempotency_key() {
         "not removed twice"
     );
 }
+
+#[test]
+fn large_bodies_wait_for_a_slot_and_get_503_when_none_frees() {
+    use std::io::Write;
+    let app = TestApp::builder()
+        .guards(Guards {
+            sync_slots: 1,
+            request_timeout: std::time::Duration::from_secs(2),
+            ..Guards::default()
+        })
+        .spawn();
+    let editors = app.group("Editors");
+    // One client takes the only slot and stalls in its body.
+    let addr = app.address.trim_start_matches("http://").to_string();
+    let mut stalled = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stalled,
+        "PUT /user_groups/{editors}/members.xml HTTP/1.1\r\nHost: {addr}\r\nX-API-KEY: {}\r\nContent-Type: text/csv\r\nContent-Length: 100\r\n\r\nlogin\n",
+        app.token
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let r = send(
+        &app,
+        Method::PUT,
+        &format!("/user_groups/{editors}/members.xml"),
+        "text/csv",
+        "login\n",
+    );
+    assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!(r.header("retry-after"), Some("2"));
+    assert_eq!(
+        r.errors(),
+        vec![
+            "Too many member sets and change sets are being handled right now; try again in a moment."
+        ]
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    // Other requests are not held up, and once the slot frees (the stalled
+    // body times out) the next one gets it.
+    assert_eq!(app.get("/user_groups.xml").status, 200);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let r = send(
+        &app,
+        Method::PUT,
+        &format!("/user_groups/{editors}/members.xml"),
+        "text/csv",
+        "login\n",
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    drop(stalled);
+}
