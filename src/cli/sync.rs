@@ -20,8 +20,8 @@ use crate::http::sync_bodies::{SetKind, member_set};
 pub struct Opts {
     /// The user group: its name, or its id when no group has that name.
     group: String,
-    /// The CSV: a header line naming a user_id or login column (other
-    /// columns are ignored), then one user a line.
+    /// The CSV (`-`: stdin): a header line naming a user_id or login
+    /// column (other columns are ignored), then one user a line.
     file: PathBuf,
     /// Print what would change, and change nothing.
     #[arg(long)]
@@ -29,8 +29,13 @@ pub struct Opts {
 }
 
 pub fn run(database: &DatabaseOptions, opts: Opts) -> anyhow::Result<()> {
-    let bytes = std::fs::read(&opts.file)
-        .with_context(|| format!("cannot read {}", opts.file.display()))?;
+    let bytes = if opts.file.as_os_str() == "-" {
+        let mut all = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut all).context("cannot read stdin")?;
+        all
+    } else {
+        std::fs::read(&opts.file).with_context(|| format!("cannot read {}", opts.file.display()))?
+    };
     let set = member_set(SetKind::Csv, &bytes, false)
         .map_err(|e| anyhow::anyhow!("{}: {}", opts.file.display(), e.messages().join(" ")))?;
     let pool = database.open()?;

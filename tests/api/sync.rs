@@ -907,6 +907,15 @@ mod command_line {
         let r = app.get(&format!("/user_groups/{editors}/members.json"));
         assert!(r.body.contains(&format!("[{bob},{carol}]")), "{}", r.body);
 
+        // From stdin, by name again: nothing to do.
+        let out =
+            crate::helpers::run_with_stdin(&url, &["sync", "Editors", "-"], b"login\nbob\ncarol\n");
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            format!("user group {editors} (Editors): 0 added, 0 removed, 2 unchanged\n")
+        );
+
         let out = syncd(&url, &["sync", "Nobody", file]);
         assert!(!out.status.success());
         assert!(stderr(&out).contains("there is no user group named or numbered 'Nobody'"));
