@@ -129,6 +129,29 @@ pub fn history_query(query: &str) -> Result<Option<i64>, ApiError> {
     })
 }
 
+/// `added`, `removed` and `unchanged` of a group's members page, which
+/// the page's apply form redirects to: what was done, to say so. All three
+/// or none; each a count (400 otherwise).
+pub fn applied_query(query: &str) -> Result<Option<[u64; 3]>, ApiError> {
+    let pairs = pairs(query)?;
+    let names = ["added", "removed", "unchanged"];
+    let values = names.map(|name| last(&pairs, name));
+    if values.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let mut counts = [0; 3];
+    for ((name, value), count) in names.iter().zip(values).zip(&mut counts) {
+        let text = value.unwrap_or("");
+        *count = text.trim().parse().map_err(|_| {
+            ApiError::bad_request(format!(
+                "{name} must be a count, not \"{}\".",
+                text.chars().take(40).collect::<String>()
+            ))
+        })?;
+    }
+    Ok(Some(counts))
+}
+
 /// `user_id` and `user_group_id`: each comma-separated, repeats adding up.
 fn id_filter(pairs: &[(String, String)], problems: &mut Vec<String>) -> IdFilter {
     let mut ids = |name| {

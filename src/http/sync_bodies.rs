@@ -140,6 +140,42 @@ fn into_change(named: Lists, patch: bool) -> Result<SetChange, ApiError> {
     Ok(change)
 }
 
+/// Logins pasted into the managers' page, one a line: each line trimmed,
+/// blank lines skipped, repeats left for the plan to collapse. No lines
+/// at all is the empty set, which the page previews before it is applied.
+pub fn pasted_logins(text: &str) -> Result<Users, ApiError> {
+    let mut logins = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if logins.len() == MAX_SET_USERS {
+            return Err(too_many_users());
+        }
+        logins.push(line.to_string());
+    }
+    Ok(Users {
+        ids: Vec::new(),
+        logins,
+    })
+}
+
+/// User ids as the page's apply form carries them: comma-separated,
+/// ascending or not, blank for the empty set; 400 for anything else (the
+/// page wrote them, so a bad one is a form that was tampered with).
+pub fn id_list(text: &str) -> Result<Vec<i64>, ApiError> {
+    let mut ids = Vec::new();
+    for value in text.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+        if ids.len() == MAX_SET_USERS {
+            return Err(too_many_users());
+        }
+        ids.push(parse_id(value).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "user_ids has \"{}\", which is not a user id.",
+                value.chars().take(40).collect::<String>()
+            ))
+        })?);
+    }
+    Ok(ids)
+}
+
 fn too_many_users() -> ApiError {
     ApiError::unprocessable(format!(
         "A member set may name at most {MAX_SET_USERS} users."
@@ -523,6 +559,31 @@ mod tests {
             ids: ids.to_vec(),
             logins: logins.iter().map(|l| l.to_string()).collect(),
         })
+    }
+
+    #[test]
+    fn pasted_logins_one_a_line() {
+        let users = pasted_logins("alice\r\n  bob \n\n\talice\n").unwrap();
+        assert_eq!(users.logins, vec!["alice", "bob", "alice"]);
+        assert!(users.ids.is_empty());
+        assert!(pasted_logins(" \n \r\n").unwrap().is_empty());
+        let many = "a\n".repeat(MAX_SET_USERS + 1);
+        assert!(matches!(
+            pasted_logins(&many),
+            Err(ApiError::Unprocessable(_))
+        ));
+    }
+
+    #[test]
+    fn id_lists_from_the_apply_form() {
+        assert_eq!(id_list("3,9, 4").unwrap(), vec![3, 9, 4]);
+        assert_eq!(id_list("").unwrap(), Vec::<i64>::new());
+        for bad in ["3,x", "0", "-1", "1.5"] {
+            assert!(
+                matches!(id_list(bad), Err(ApiError::BadRequest(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

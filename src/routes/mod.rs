@@ -5,6 +5,7 @@ pub mod change_sets;
 pub mod events;
 pub mod idempotent;
 pub mod members;
+pub mod members_page;
 pub mod membership_body;
 pub mod memberships;
 pub mod page;
@@ -79,12 +80,14 @@ pub fn table(cfg: &mut web::ServiceConfig) {
                 web::post().to(groups::post_to_one),
             ],
         );
-        // A group's member set (API.md 8.4).
+        // A group's member set (API.md 8.4); from a browser, its page.
         resource(
             cfg,
             &format!("{prefix}/{{id}}/members"),
             members::ALLOWS,
             vec![
+                page_route(read(members_page::show)),
+                page_route(web::post().to(members_page::post)),
                 read(members::show),
                 web::put().to(members::put),
                 web::patch().to(members::patch),

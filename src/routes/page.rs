@@ -132,7 +132,7 @@ struct PageData {
 
 /// The newest changes, with the users who made them (those that still
 /// exist).
-struct Recent {
+pub(crate) struct Recent {
     rows: Vec<EventRow>,
     actors: Vec<User>,
 }
@@ -140,7 +140,11 @@ struct Recent {
 impl Recent {
     /// The newest `limit` events (of one group, if given), and their actors
     /// in one more query.
-    fn load(c: &mut DbConnection, user_group: Option<i64>, limit: i64) -> Result<Recent, ApiError> {
+    pub(crate) fn load(
+        c: &mut DbConnection,
+        user_group: Option<i64>,
+        limit: i64,
+    ) -> Result<Recent, ApiError> {
         let rows = events::latest(c, user_group, limit)?;
         let mut ids: Vec<i64> = rows.iter().filter_map(|r| r.event.actor_id).collect();
         ids.sort_unstable();
@@ -149,7 +153,7 @@ impl Recent {
         Ok(Recent { rows, actors })
     }
 
-    fn view(&self) -> Changes<'_> {
+    pub(crate) fn view(&self) -> Changes<'_> {
         Changes {
             rows: &self.rows,
             actors: &self.actors,

@@ -27,6 +27,15 @@ pub const HISTORY_PATH: &str = "/membership-events.html";
 pub const LATEST_CHANGES: i64 = 20;
 /// Changes the history page shows.
 pub const HISTORY_ROWS: i64 = 100;
+/// Users a group's members page lists in each of its tables (the members,
+/// those a preview adds, those it removes); the rest are counted.
+pub const MAX_LISTED: usize = 1000;
+
+/// A group's members page (`GET /user_groups/{id}/members.html`), where
+/// its member set is previewed and applied; its forms post here too.
+pub fn members_path(user_group: i64) -> String {
+    format!("/user_groups/{user_group}/members.html")
+}
 
 const CSS: &str = "\
 body{font:16px/1.45 system-ui,sans-serif;margin:0 auto;max-width:62rem;padding:1rem 1.5rem;color:#1b1b1b;background:#fff}\
@@ -44,7 +53,10 @@ button.primary{background:#1f5fbf;border-color:#1f5fbf;color:#fff}\
 .errors{margin-top:1rem;border:2px solid #b3261e;background:#fdecea;color:#5c0f0b;padding:.6rem 1rem;border-radius:6px}\
 .errors h2{margin:0 0 .3rem;font-size:1.05rem}.errors ul{margin:0;padding-left:1.2rem}\
 nav.pages{display:flex;gap:1.2rem;margin:.6rem 0}\
-.muted{color:#555}";
+.muted{color:#555}\
+textarea{font:inherit;padding:.3rem .5rem;min-width:18rem}\
+.notice{margin-top:1rem;border:2px solid #1f5fbf;background:#eef4fd;padding:.6rem 1rem;border-radius:6px}\
+.warning{border-left:4px solid #b3261e;padding-left:.6rem;font-weight:600}";
 
 /// `Content-Security-Policy` for every HTML response: nothing may load or
 /// run but the stylesheet above, forms post only here, and no one frames us.
@@ -320,11 +332,12 @@ fn user_groups_section(p: &MembershipsPage<'_>) -> Markup {
                 p.muted { "There are no user groups yet." }
             } @else {
                 table {
-                    thead { tr { th { "Id" } th { "Name" } th { "Description" } th { "Changes" } } }
+                    thead { tr { th { "Id" } th { "Name" } th { "Description" } th { "Members" } th { "Changes" } } }
                     tbody {
                         @for g in p.groups {
                             tr {
                                 td { (g.id) } td { (g.name) } td { (g.description.as_deref().unwrap_or("")) }
+                                td { a href=(members_path(g.id)) { "members" } }
                                 td { a href={ (HISTORY_PATH) "?user_group_id=" (g.id) } { "history" } }
                             }
                         }
@@ -472,6 +485,179 @@ pub fn history_page(p: &HistoryPage<'_>) -> Markup {
     )
 }
 
+/// What a group's members page says above its forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// The manager's changes were applied (from the 303's query).
+    Applied {
+        added: u64,
+        removed: u64,
+        unchanged: u64,
+    },
+    /// The group changed between the preview and the apply: the preview
+    /// shown is a new one.
+    Changed,
+}
+
+/// Users listed in a table of the members page: how many there are, and
+/// the first [`MAX_LISTED`] of them that still exist.
+#[derive(Debug, Clone, Copy)]
+pub struct Listed<'a> {
+    pub total: usize,
+    pub users: &'a [User],
+}
+
+/// A member set previewed: what applying it would change, and what the
+/// apply form carries (the set's user ids and the `ETag` it was planned
+/// against).
+#[derive(Debug, Clone, Copy)]
+pub struct Preview<'a> {
+    pub added: Listed<'a>,
+    pub removed: Listed<'a>,
+    pub unchanged: usize,
+    pub user_ids: &'a str,
+    pub etag: &'a str,
+}
+
+/// Everything a group's members page shows.
+pub struct MembersPage<'a> {
+    pub caller: &'a User,
+    pub group: &'a UserGroup,
+    pub members: Listed<'a>,
+    pub notice: Option<Notice>,
+    pub preview: Option<Preview<'a>>,
+    pub errors: &'a [String],
+    /// The logins pasted, shown again in the text area.
+    pub pasted: &'a str,
+    pub changes: Changes<'a>,
+}
+
+/// A group's members page: its members, the form that previews a new set
+/// (pasted logins or a CSV file), the preview with its apply form, and the
+/// group's latest changes.
+pub fn members_page(p: &MembersPage<'_>) -> Markup {
+    let g = p.group;
+    let title = format!("Members of {}", g.name);
+    layout(
+        &title,
+        html! {
+            header {
+                h1 { (title) }
+                p { "Signed in as " strong { (p.caller.login) } "." }
+            }
+            nav.pages aria-label="Related pages" {
+                a href=(PAGE_PATH) { "← User group memberships" }
+                a href={ (HISTORY_PATH) "?user_group_id=" (g.id) } { "All changes to this group" }
+            }
+            (errors_box(p.errors))
+            @match p.notice {
+                Some(Notice::Changed) => {
+                    div.notice #notice role="alert" {
+                        "The members of this group changed since your preview; here is the new preview."
+                    }
+                }
+                Some(Notice::Applied { added, removed, unchanged }) => {
+                    div.notice #notice role="status" {
+                        "Applied: " (added) " added, " (removed) " removed, " (unchanged) " unchanged."
+                    }
+                }
+                None => {}
+            }
+            @if let Some(preview) = &p.preview {
+                (preview_section(g, preview))
+            }
+            (set_form(g, p.pasted))
+            section #members aria-labelledby="members-heading" {
+                h2 #members-heading { "Members (" (p.members.total) ")" }
+                @if p.members.total == 0 {
+                    p.muted { "This group has no members." }
+                } @else {
+                    (users_table(p.members, "member-"))
+                }
+            }
+            section #latest-changes aria-labelledby="changes-heading" {
+                h2 #changes-heading { "Latest changes" }
+                (changes_table(&p.changes))
+            }
+        },
+    )
+}
+
+fn preview_section(g: &UserGroup, p: &Preview<'_>) -> Markup {
+    let nothing = p.added.total == 0 && p.removed.total == 0;
+    html! {
+        section #preview aria-labelledby="preview-heading" {
+            h2 #preview-heading { "Preview" }
+            @if nothing {
+                p { "Nothing to change: the group already has exactly these members." }
+            } @else {
+                p.muted { "Nothing has changed yet." }
+                @if p.unchanged == 0 && p.added.total == 0 {
+                    p.warning { "This empties the group: every member (" (p.removed.total) ") will be removed." }
+                }
+                h3 #to-add { "To be added (" (p.added.total) ")" }
+                @if p.added.total == 0 { p.muted { "No one." } } @else { (users_table(p.added, "add-")) }
+                h3 #to-remove { "To be removed (" (p.removed.total) ")" }
+                @if p.removed.total == 0 { p.muted { "No one." } } @else { (users_table(p.removed, "remove-")) }
+                p #unchanged {
+                    @if p.unchanged == 1 { "1 member stays as it is." }
+                    @else { (p.unchanged) " members stay as they are." }
+                }
+                form.fields method="post" action=(members_path(g.id)) {
+                    input type="hidden" name="step" value="apply";
+                    input type="hidden" name="user_ids" value=(p.user_ids);
+                    input type="hidden" name="if_match" value=(p.etag);
+                    button.primary type="submit" { "Apply these changes" }
+                }
+            }
+        }
+    }
+}
+
+fn set_form(g: &UserGroup, pasted: &str) -> Markup {
+    html! {
+        section #set-members aria-labelledby="set-heading" {
+            h2 #set-heading { "Set the members" }
+            p.muted {
+                "Paste logins, one a line, or choose a CSV file whose first line names a "
+                code { "login" } " or " code { "user_id" } " column. The preview shows who would "
+                "be added and who removed; nothing changes until you apply it."
+            }
+            form.fields method="post" enctype="multipart/form-data" action=(members_path(g.id)) {
+                input type="hidden" name="step" value="preview";
+                div {
+                    label for="member-logins" { "Logins, one a line" }
+                    textarea #member-logins name="logins" rows="8" { (pasted) }
+                }
+                div {
+                    label for="member-csv" { "Or a CSV file" }
+                    input #member-csv type="file" name="csv" accept=".csv,text/csv";
+                }
+                button.primary type="submit" { "Preview" }
+            }
+        }
+    }
+}
+
+/// Users by login and name, with how many more there are than shown; each
+/// row's id is `id_prefix` and the user's id.
+fn users_table(listed: Listed<'_>, id_prefix: &str) -> Markup {
+    let more = listed.total.saturating_sub(listed.users.len());
+    html! {
+        table {
+            thead { tr { th { "Login" } th { "Name" } } }
+            tbody {
+                @for u in listed.users {
+                    tr #{ (id_prefix) (u.id) } { td { (u.login) } td { (u.name) } }
+                }
+            }
+        }
+        @if more > 0 {
+            p.muted { "…and " (more) " more." }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -557,6 +743,64 @@ mod tests {
             r#"name="user_group_membership[user_group_id]" value="" placeholder="user group id">"#
         ));
         assert!(ids.contains(r#"<label for="membership-group">User group</label>"#));
+    }
+
+    #[test]
+    fn a_members_page_counts_what_it_does_not_list_and_escapes_the_set() {
+        let at = chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc();
+        let user = |id: i64| User {
+            id,
+            login: format!("user{id}"),
+            name: "<i>x</i>".into(),
+            email_address: None,
+            user_group_manager: false,
+            created_at: at,
+            updated_at: at,
+        };
+        let removed: Vec<User> = (1..=3).map(user).collect();
+        let group = UserGroup {
+            id: 9,
+            name: "Editors".into(),
+            description: None,
+            created_at: at,
+            updated_at: at,
+        };
+        let page = members_page(&MembersPage {
+            caller: &removed[0],
+            group: &group,
+            members: Listed {
+                total: 1500,
+                users: &removed,
+            },
+            notice: None,
+            preview: Some(Preview {
+                added: Listed {
+                    total: 0,
+                    users: &[],
+                },
+                removed: Listed {
+                    total: 1500,
+                    users: &removed,
+                },
+                unchanged: 0,
+                user_ids: "",
+                etag: "\"members-1\"",
+            }),
+            errors: &[],
+            pasted: "</textarea><b>",
+            changes: Changes {
+                rows: &[],
+                actors: &[],
+            },
+        })
+        .into_string();
+        assert_eq!(page.matches("…and 1497 more.").count(), 2, "{page}");
+        assert!(page.contains("This empties the group: every member (1500) will be removed."));
+        assert!(page.contains(r#"name="if_match" value="&quot;members-1&quot;""#));
+        assert!(page.contains(r#"name="user_ids" value="""#));
+        assert!(page.contains("&lt;/textarea&gt;&lt;b&gt;</textarea>"));
+        assert!(page.contains("<td>&lt;i&gt;x&lt;/i&gt;</td>"));
+        assert!(!page.contains("<b>") && !page.contains("<i>"));
     }
 
     #[test]

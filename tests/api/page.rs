@@ -2,6 +2,7 @@
 //! answers to the forms it posts. (tests/browser drives it in Chromium.)
 
 use reqwest::Method;
+use reqwest::blocking::multipart::{Form, Part};
 
 use crate::helpers::{Resp, TestApp, ids_in_list, insert_user, membership_xml, spawn_app};
 
@@ -632,4 +633,534 @@ fn the_history_takes_one_positive_group_id() {
     // The feed itself still takes lists of groups.
     let r = app.get("/membership-events.xml?user_group_id=1,2");
     assert_eq!(r.status, 200, "{r:?}");
+}
+
+// A group's members page: preview a set, then apply exactly it.
+
+fn members_url(group: i64) -> String {
+    format!("/user_groups/{group}/members.html")
+}
+
+/// The preview form as a browser sends it: multipart, with the logins
+/// pasted and the file input (empty when no file was chosen).
+fn preview_form(logins: &str, csv: Option<&str>) -> Form {
+    let file = match csv {
+        Some(text) => Part::bytes(text.as_bytes().to_vec())
+            .file_name("members.csv")
+            .mime_str("text/csv")
+            .unwrap(),
+        None => Part::bytes(Vec::new())
+            .file_name("")
+            .mime_str("application/octet-stream")
+            .unwrap(),
+    };
+    Form::new()
+        .text("step", "preview")
+        .text("logins", logins.to_string())
+        .part("csv", file)
+}
+
+fn post_preview(app: &TestApp, group: i64, form: Form) -> Resp {
+    app.send(
+        app.request(Method::POST, &members_url(group))
+            .header("Origin", &app.address)
+            .multipart(form),
+    )
+}
+
+fn preview(app: &TestApp, group: i64, logins: &str) -> Resp {
+    post_preview(app, group, preview_form(logins, None))
+}
+
+/// The value of the hidden field `name` of the apply form.
+fn hidden(body: &str, name: &str) -> Option<String> {
+    let key = format!("<input type=\"hidden\" name=\"{name}\" value=\"");
+    let at = body.find(&key)? + key.len();
+    Some(body[at..at + body[at..].find('"').unwrap()].replace("&quot;", "\""))
+}
+
+/// Posts the apply form of a preview, as shown.
+fn apply_preview(app: &TestApp, group: i64, preview: &str) -> Resp {
+    let ids = hidden(preview, "user_ids").expect("an apply form");
+    let etag = hidden(preview, "if_match").unwrap();
+    submit(
+        app,
+        &members_url(group),
+        &serde_urlencoded::to_string([
+            ("step", "apply"),
+            ("user_ids", ids.as_str()),
+            ("if_match", etag.as_str()),
+        ])
+        .unwrap(),
+    )
+}
+
+/// The logins in a table of the members page whose rows' ids start with
+/// `prefix` (`add-`, `remove-`, `member-`), with the names shown.
+fn listed(body: &str, prefix: &str) -> Vec<String> {
+    body.split(&format!("<tr id=\"{prefix}"))
+        .skip(1)
+        .map(|s| {
+            let row = &s[s.find('>').unwrap() + 1..s.find("</tr>").unwrap()];
+            row.replace("</td><td>", " / ")
+                .replace("<td>", "")
+                .replace("</td>", "")
+        })
+        .collect()
+}
+
+fn group_members(app: &TestApp, group: i64) -> Vec<i64> {
+    let r = app.get(&format!("/user_groups/{group}/members.json"));
+    assert_eq!(r.status, 200, "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    v["user_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_i64().unwrap())
+        .collect()
+}
+
+/// The feed's events as (action, user id, group id, via).
+fn feed(app: &TestApp) -> Vec<(String, i64, i64, String)> {
+    let r = app.get("/membership-events.json");
+    let list: Vec<serde_json::Value> = serde_json::from_str(&r.body).unwrap();
+    list.iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["user_id"].as_i64().unwrap(),
+                e["user_group_id"].as_i64().unwrap(),
+                e["via"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn each_group_has_a_members_page_with_a_form_to_set_them() {
+    let app = spawn_app();
+    let alice = app.user("alice");
+    let group = app.group("<b>Editors</b> & Co");
+    app.add(alice, group);
+    let main = page(&app, "/user-group-memberships.html").body;
+    assert!(main.contains(&format!(
+        "<a href=\"/user_groups/{group}/members.html\">members</a>"
+    )));
+    let r = page(&app, &members_url(group));
+    let body = &r.body;
+    assert!(body.contains("<h1>Members of &lt;b&gt;Editors&lt;/b&gt; &amp; Co</h1>"));
+    assert_eq!(listed(body, "member-"), ["alice / alice name"]);
+    assert!(body.contains("Members (1)"));
+    assert!(body.contains(&format!(
+        "<form class=\"fields\" method=\"post\" enctype=\"multipart/form-data\" action=\"/user_groups/{group}/members.html\">"
+    )));
+    assert!(body.contains("<label for=\"member-logins\">Logins, one a line</label>"));
+    assert!(body.contains("<label for=\"member-csv\">Or a CSV file</label>"));
+    assert!(body.contains("<button class=\"primary\" type=\"submit\">Preview</button>"));
+    assert!(
+        !body.contains("name=\"if_match\""),
+        "no preview, no apply form"
+    );
+    // The group's latest changes.
+    assert_eq!(
+        change_words(body),
+        [words(
+            "manager (manager name)",
+            "added alice (alice name) to &lt;b&gt;Editors&lt;/b&gt; &amp; Co",
+            "api"
+        )]
+    );
+    // Scripts still get the set; a group that does not exist is a 404 page.
+    let r = app.get(&format!("/user_groups/{group}/members.xml"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/xml; charset=utf-8")
+    );
+    let r = app.send(
+        app.request(Method::GET, &format!("/user-groups/{group}/members"))
+            .header("Accept", BROWSER_ACCEPT),
+    );
+    assert_eq!(r.status, 200);
+    assert_html(&r);
+    let r = app.get("/user_groups/99999/members.html");
+    assert_eq!(r.status, 404);
+    assert_html(&r);
+    assert_eq!(
+        error_messages(&r.body),
+        ["User group 99999 does not exist."]
+    );
+}
+
+#[test]
+fn a_preview_shows_who_is_added_and_removed_and_changes_nothing() {
+    let app = spawn_app();
+    let (alice, bob, carol) = (app.user("alice"), app.user("bob"), app.user("carol"));
+    let group = app.group("Editors");
+    app.add(alice, group);
+    app.add(bob, group);
+    let events_before = feed(&app);
+    let etag = app
+        .get(&format!("/user_groups/{group}/members.json"))
+        .header("etag")
+        .unwrap()
+        .to_string();
+
+    let r = preview(&app, group, "bob\r\n\r\n  carol  \r\ncarol\r\n");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_html(&r);
+    let body = &r.body;
+    assert_eq!(listed(body, "add-"), ["carol / carol name"]);
+    assert_eq!(listed(body, "remove-"), ["alice / alice name"]);
+    assert!(body.contains("<h3 id=\"to-add\">To be added (1)</h3>"));
+    assert!(body.contains("<h3 id=\"to-remove\">To be removed (1)</h3>"));
+    assert!(body.contains("<p id=\"unchanged\">1 member stays as it is.</p>"));
+    assert!(body.contains("Nothing has changed yet."));
+    // The apply form carries the set previewed, as user ids, and its ETag.
+    assert!(body.contains("<input type=\"hidden\" name=\"step\" value=\"apply\">"));
+    assert_eq!(hidden(body, "user_ids"), Some(format!("{bob},{carol}")));
+    assert_eq!(hidden(body, "if_match"), Some(etag));
+    assert!(
+        body.contains("<button class=\"primary\" type=\"submit\">Apply these changes</button>")
+    );
+    // The pasted logins stay in the text area.
+    assert!(
+        body.contains("rows=\"8\">bob\r\n\r\n  carol  \r\ncarol</textarea>"),
+        "{body}"
+    );
+    assert_eq!(group_members(&app, group), [alice, bob]);
+    assert_eq!(feed(&app), events_before);
+
+    // The same set again: nothing to apply.
+    let r = preview(&app, group, "alice\nbob");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body
+            .contains("Nothing to change: the group already has exactly these members.")
+    );
+    assert!(hidden(&r.body, "if_match").is_none());
+}
+
+#[test]
+fn applying_a_preview_changes_exactly_that_via_sync() {
+    let app = spawn_app();
+    let (alice, bob, carol) = (app.user("alice"), app.user("bob"), app.user("carol"));
+    let group = app.group("Editors");
+    let other = app.group("Writers");
+    app.add(alice, group);
+    app.add(bob, group);
+    app.add(alice, other);
+    let before = feed(&app).len();
+    let preview = preview(&app, group, "bob\ncarol").body;
+    let r = apply_preview(&app, group, &preview);
+    assert_eq!(r.status, 303, "{r:?}");
+    let location = r.header("location").unwrap().to_string();
+    assert_eq!(
+        location,
+        format!("/user_groups/{group}/members.html?added=1&removed=1&unchanged=1")
+    );
+    assert_eq!(group_members(&app, group), [bob, carol]);
+    assert_eq!(group_members(&app, other), [alice]);
+    let mut new: Vec<_> = feed(&app).split_off(before);
+    new.sort();
+    assert_eq!(
+        new,
+        [
+            ("added".to_string(), carol, group, "sync".to_string()),
+            ("removed".to_string(), alice, group, "sync".to_string()),
+        ]
+    );
+    let events: Vec<serde_json::Value> =
+        serde_json::from_str(&app.get("/membership-events.json").body).unwrap();
+    let me: serde_json::Value = serde_json::from_str(&app.get("/me.json").body).unwrap();
+    assert!(events[before..].iter().all(|e| e["actor_id"] == me["id"]));
+
+    // The page it goes back to says what was done and shows the members.
+    let shown = page(&app, &location).body;
+    assert!(
+        shown.contains("<div class=\"notice\" id=\"notice\" role=\"status\">Applied: 1 added, 1 removed, 1 unchanged.</div>"),
+        "{shown}"
+    );
+    assert_eq!(
+        listed(&shown, "member-"),
+        ["bob / bob name", "carol / carol name"]
+    );
+    assert!(change_words(&shown).contains(&words(
+        "manager (manager name)",
+        "added carol (carol name) to Editors",
+        "sync"
+    )));
+    let bad = app.get(&format!(
+        "{}?added=1&removed=x&unchanged=1",
+        members_url(group)
+    ));
+    assert_eq!(bad.status, 400);
+    // Applying the same form again: the set is no longer the one previewed.
+    let again = apply_preview(&app, group, &preview);
+    assert_eq!(again.status, 412);
+    assert!(again.body.contains("Nothing to change"));
+    assert_eq!(group_members(&app, group), [bob, carol]);
+}
+
+#[test]
+fn a_change_between_preview_and_apply_shows_the_new_diff_and_changes_nothing() {
+    let app = spawn_app();
+    let (alice, bob, carol, dave) = (
+        app.user("alice"),
+        app.user("bob"),
+        app.user("carol"),
+        app.user("dave"),
+    );
+    let group = app.group("Editors");
+    app.add(alice, group);
+    app.add(bob, group);
+    let first = preview(&app, group, "bob\ncarol").body;
+    // Someone else adds dave and removes bob meanwhile.
+    app.add(dave, group);
+    let r = app.delete(&format!("/user_groups/{group}/users/{bob}.xml"));
+    assert_eq!(r.status, 200, "{r:?}");
+    let before = feed(&app);
+
+    let r = apply_preview(&app, group, &first);
+    assert_eq!(r.status, 412, "{r:?}");
+    assert_html(&r);
+    assert!(r.body.contains(
+        "<div class=\"notice\" id=\"notice\" role=\"alert\">The members of this group changed since your preview; here is the new preview.</div>"
+    ));
+    assert_eq!(group_members(&app, group), [alice, dave], "nothing changed");
+    assert_eq!(feed(&app), before);
+    // The new diff, of the same set against the members as they are now.
+    assert_eq!(
+        listed(&r.body, "add-"),
+        ["bob / bob name", "carol / carol name"]
+    );
+    assert_eq!(
+        listed(&r.body, "remove-"),
+        ["alice / alice name", "dave / dave name"]
+    );
+    assert!(r.body.contains("0 members stay as they are."));
+    assert_eq!(hidden(&r.body, "user_ids"), hidden(&first, "user_ids"));
+    let etag = app
+        .get(&format!("/user_groups/{group}/members.json"))
+        .header("etag")
+        .unwrap()
+        .to_string();
+    assert_eq!(hidden(&r.body, "if_match"), Some(etag.clone()));
+    assert_ne!(hidden(&first, "if_match"), Some(etag));
+
+    // Applying the new preview works.
+    let r = apply_preview(&app, group, &r.body);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(
+        r.header("location").unwrap(),
+        format!("/user_groups/{group}/members.html?added=2&removed=2&unchanged=0")
+    );
+    assert_eq!(group_members(&app, group), [bob, carol]);
+}
+
+#[test]
+fn unknown_logins_are_named_on_the_page_and_nothing_changes() {
+    let app = spawn_app();
+    let alice = app.user("alice");
+    let group = app.group("Editors");
+    app.add(alice, group);
+    let r = preview(&app, group, "alice\nnobody\n<ghost>\nnobody");
+    assert_eq!(r.status, 422, "{r:?}");
+    assert_html(&r);
+    assert_eq!(
+        error_messages(&r.body),
+        [
+            "There is no user with the login &quot;nobody&quot;.",
+            "There is no user with the login &quot;&lt;ghost&gt;&quot;.",
+        ]
+    );
+    assert!(hidden(&r.body, "if_match").is_none(), "nothing to apply");
+    assert!(r.body.contains("nobody\n&lt;ghost&gt;\nnobody</textarea>"));
+    assert_eq!(group_members(&app, group), [alice]);
+    // Ids too, from a CSV, and from an apply form naming a deleted user.
+    let r = post_preview(&app, group, preview_form("", Some("user_id\n999\n")));
+    assert_eq!(r.status, 422);
+    assert_eq!(error_messages(&r.body), ["User 999 does not exist."]);
+    let etag = app
+        .get(&format!("/user_groups/{group}/members.json"))
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let r = submit(
+        &app,
+        &members_url(group),
+        &serde_urlencoded::to_string([
+            ("step", "apply"),
+            ("user_ids", &format!("{alice},999")),
+            ("if_match", &etag),
+        ])
+        .unwrap(),
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    assert_eq!(error_messages(&r.body), ["User 999 does not exist."]);
+    assert_eq!(group_members(&app, group), [alice]);
+    // A form that is not the page's: 400.
+    for body in [
+        "step=apply&if_match=x".to_string(),
+        format!("step=apply&user_ids={alice}"),
+        "step=apply&user_ids=abc&if_match=x".to_string(),
+        "step=other".to_string(),
+    ] {
+        let r = submit(&app, &members_url(group), &body);
+        assert_eq!(r.status, 400, "{body}: {r:?}");
+        assert_html(&r);
+    }
+}
+
+#[test]
+fn a_csv_file_previews_like_pasted_logins() {
+    let app = spawn_app();
+    let (alice, bob, carol) = (app.user("alice"), app.user("bob"), app.user("carol"));
+    let group = app.group("Editors");
+    app.add(alice, group);
+    let csv = format!("\u{feff}login,user_id\r\nbob,\r\n,{carol}\r\n");
+    let r = post_preview(&app, group, preview_form("", Some(&csv)));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        listed(&r.body, "add-"),
+        ["bob / bob name", "carol / carol name"]
+    );
+    assert_eq!(listed(&r.body, "remove-"), ["alice / alice name"]);
+    assert_eq!(hidden(&r.body, "user_ids"), Some(format!("{bob},{carol}")));
+    assert_eq!(group_members(&app, group), [alice]);
+    let r = apply_preview(&app, group, &r.body);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(group_members(&app, group), [bob, carol]);
+
+    // Both a file and pasted logins: which one was meant?
+    let r = post_preview(&app, group, preview_form("alice", Some("login\nbob\n")));
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        error_messages(&r.body),
+        ["Paste logins or choose a CSV file, not both."]
+    );
+    // A file that is not a member set.
+    let r = post_preview(&app, group, preview_form("", Some("name\nbob\n")));
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        error_messages(&r.body),
+        ["The CSV's first line must name a user_id or a login column."]
+    );
+    // The sync body limit, not the 64 KiB of other forms.
+    let logins: String = (0..20_000).map(|i| format!("nobody{i}\n")).collect();
+    assert!(logins.len() > 64 * 1024);
+    let r = preview(&app, group, &logins);
+    assert_eq!(r.status, 422, "{}", r.status);
+    assert_eq!(error_messages(&r.body).len(), 21);
+}
+
+#[test]
+fn an_empty_set_previews_removing_everyone_and_applies_only_when_asked() {
+    let app = spawn_app();
+    let (alice, bob) = (app.user("alice"), app.user("bob"));
+    let group = app.group("Editors");
+    app.add(alice, group);
+    app.add(bob, group);
+    let r = preview(&app, group, "  \r\n");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains(
+        "<p class=\"warning\">This empties the group: every member (2) will be removed.</p>"
+    ));
+    assert_eq!(
+        listed(&r.body, "remove-"),
+        ["alice / alice name", "bob / bob name"]
+    );
+    assert_eq!(hidden(&r.body, "user_ids").as_deref(), Some(""));
+    assert_eq!(group_members(&app, group), [alice, bob]);
+    let r = apply_preview(&app, group, &r.body);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(group_members(&app, group).is_empty());
+    let shown = page(&app, &members_url(group)).body;
+    assert!(shown.contains("This group has no members."));
+}
+
+#[test]
+fn member_forms_from_another_site_are_refused() {
+    let app = spawn_app();
+    let alice = app.user("alice");
+    let group = app.group("Editors");
+    app.add(alice, group);
+    // The multipart body in one piece: refused before it is read, a body
+    // that reqwest streams could still be on its way when the answer comes.
+    let multipart = "--XyZ\r\nContent-Disposition: form-data; name=\"step\"\r\n\r\npreview\r\n\
+                     --XyZ\r\nContent-Disposition: form-data; name=\"logins\"\r\n\r\n\r\n--XyZ--\r\n";
+    for origin in [Some("https://evil.example.com"), Some("null"), None] {
+        let mut request = app
+            .request(Method::POST, &members_url(group))
+            .header("Content-Type", "multipart/form-data; boundary=XyZ")
+            .body(multipart);
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        let r = app.send(request);
+        assert_eq!(r.status, 403, "{origin:?}");
+        assert_html(&r);
+        let mut request = app
+            .request(Method::POST, &members_url(group))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("step=apply&user_ids=&if_match=*");
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        assert_eq!(app.send(request).status, 403, "{origin:?}");
+    }
+    assert_eq!(group_members(&app, group), [alice]);
+    // The same form from the page itself is a preview.
+    let r = app.send(
+        app.request(Method::POST, &members_url(group))
+            .header("Content-Type", "multipart/form-data; boundary=XyZ")
+            .header("Origin", &app.address)
+            .body(multipart),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(listed(&r.body, "remove-"), ["alice / alice name"]);
+    // The page's POST is the page's alone: the API's path answers 405.
+    let r = app.send(
+        app.request(Method::POST, &format!("/user_groups/{group}/members.xml"))
+            .header("Content-Type", "application/xml")
+            .body("<user-group-members/>"),
+    );
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD, PUT, PATCH"));
+    // An XML body to the page: 415.
+    let r = app.send(
+        app.request(Method::POST, &members_url(group))
+            .header("Content-Type", "application/xml")
+            .body("<user-group-members/>"),
+    );
+    assert_eq!(r.status, 415);
+}
+
+#[test]
+fn every_control_of_the_members_page_has_a_label() {
+    let app = spawn_app();
+    let alice = app.user("alice");
+    let group = app.group("Editors");
+    app.add(alice, group);
+    let body = preview(&app, group, "").body;
+    let mut controls = 0;
+    for tag in ["<select ", "<input ", "<textarea "] {
+        for part in body.split(tag).skip(1) {
+            let attrs = &part[..part.find('>').unwrap()];
+            if attrs.contains("type=\"hidden\"") {
+                continue;
+            }
+            let id = attrs
+                .split("id=\"")
+                .nth(1)
+                .map(|s| &s[..s.find('"').unwrap()])
+                .unwrap_or_else(|| panic!("a control without an id: {attrs}"));
+            assert!(
+                body.contains(&format!("<label for=\"{id}\">")),
+                "no label for {id}"
+            );
+            controls += 1;
+        }
+    }
+    assert_eq!(controls, 2, "logins, CSV file");
 }

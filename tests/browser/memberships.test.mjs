@@ -212,7 +212,7 @@ describe('the managers page in Chromium', () => {
     assert.equal(await submit(page, page.getByRole('button', { name: 'Create user group' })), 303);
     assert.match(page.url(), /#user-groups$/);
     const cells = await page.locator('#user-groups tbody tr').last().locator('td').allInnerTexts();
-    assert.deepEqual(cells.slice(1), ['Writers <and> "poets"', 'They write & rhyme.', 'history']);
+    assert.deepEqual(cells.slice(1), ['Writers <and> "poets"', 'They write & rhyme.', 'members', 'history']);
     const groups = await api('/user_groups.xml');
     assert.match(groups.body, /<name>Writers &lt;and&gt; &quot;poets&quot;<\/name>/);
     // The new group can be chosen at once; add bob to it and leave one
@@ -252,6 +252,97 @@ describe('the managers page in Chromium', () => {
     // The same credentials do work from syncd's own page.
     const own = await page.goto(`${base}/user-group-memberships.html`);
     assert.equal(own.status(), 200);
+    await context.close();
+  });
+
+  test('sets a group\'s members from pasted logins: preview the diff, then apply it', async () => {
+    ids.carol = Number(cli(['users', 'create', 'carol', '--name', 'Carol Danvers']).split(' ')[0]);
+    const { context, page, problems } = await managerPage();
+    await page.goto(`${base}/user-group-memberships.html`);
+    await page.locator('#user-groups tbody tr', { hasText: 'Readers' })
+      .getByRole('link', { name: 'members' }).click();
+    await page.waitForLoadState('load');
+    assert.equal(await page.title(), 'Members of Readers · syncd');
+    assert.equal(await page.getByText('This group has no members.').count(), 1);
+
+    await page.getByLabel('Logins, one a line').fill('alice\ncarol\n');
+    assert.equal(await submit(page, page.getByRole('button', { name: 'Preview' })), 200);
+    assert.equal(await page.locator('#to-add').innerText(), 'To be added (2)');
+    assert.equal(await page.locator('#to-remove').innerText(), 'To be removed (0)');
+    assert.deepEqual(await page.locator('#preview tbody tr').allInnerTexts(),
+      ['alice\tAlice Liddell', 'carol\tCarol Danvers']);
+    assert.equal(await page.getByLabel('Logins, one a line').inputValue(), 'alice\ncarol');
+    assert.equal((await api(`/user_groups/${ids.readers}/members.xml`)).body.includes('<user-id '), false,
+      'a preview changes nothing');
+    await page.screenshot({ path: join(OUT, 'members-preview.png'), fullPage: true });
+
+    assert.equal(await submit(page, page.getByRole('button', { name: 'Apply these changes' })), 303);
+    assert.match(page.url(), new RegExp(`/user_groups/${ids.readers}/members\\.html\\?added=2&removed=0&unchanged=0$`));
+    assert.equal(await page.getByRole('status').innerText(), 'Applied: 2 added, 0 removed, 0 unchanged.');
+    assert.deepEqual(await page.locator('#members tbody tr').allInnerTexts(),
+      ['alice\tAlice Liddell', 'carol\tCarol Danvers']);
+    const members = await api(`/user_groups/${ids.readers}/members.xml`);
+    assert.deepEqual([...members.body.matchAll(/<user-id type="integer">(\d+)</g)].map((m) => Number(m[1])),
+      [ids.alice, ids.carol]);
+    const events = await api(`/membership-events.xml?user_group_id=${ids.readers}`);
+    assert.deepEqual([...events.body.matchAll(/<via>([^<]+)</g)].map((m) => m[1]), ['sync', 'sync']);
+    assert.equal(await page.locator('#latest-changes tbody tr').count(), 2);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('says when the group changed between preview and apply, and shows the new diff', async () => {
+    ids.dave = Number(cli(['users', 'create', 'dave', '--name', 'Dave Lister']).split(' ')[0]);
+    const { context, page, problems } = await managerPage();
+    await page.goto(`${base}/user_groups/${ids.readers}/members.html`);
+    await page.getByLabel('Logins, one a line').fill('bob\ncarol');
+    assert.equal(await submit(page, page.getByRole('button', { name: 'Preview' })), 200);
+    assert.deepEqual(await page.locator('#preview tbody tr').allInnerTexts(),
+      ['bob\tBob <b>Builder</b>', 'alice\tAlice Liddell']);
+
+    // Meanwhile a script adds dave to the group.
+    const added = await api(`/user_groups/${ids.readers}/users/${ids.dave}.xml`, { method: 'PUT' });
+    assert.equal(added.status, 201);
+
+    assert.equal(await submit(page, page.getByRole('button', { name: 'Apply these changes' })), 412);
+    assert.equal(await page.getByRole('alert').innerText(),
+      'The members of this group changed since your preview; here is the new preview.');
+    assert.equal(await page.locator('#to-add').innerText(), 'To be added (1)');
+    assert.equal(await page.locator('#to-remove').innerText(), 'To be removed (2)');
+    assert.deepEqual(await page.locator('#preview tbody tr').allInnerTexts(),
+      ['bob\tBob <b>Builder</b>', 'alice\tAlice Liddell', 'dave\tDave Lister']);
+    const unchanged = await api(`/user_groups/${ids.readers}/members.xml`);
+    assert.deepEqual([...unchanged.body.matchAll(/<user-id type="integer">(\d+)</g)].map((m) => Number(m[1])),
+      [ids.alice, ids.carol, ids.dave], 'nothing changed');
+    await page.screenshot({ path: join(OUT, 'members-changed.png'), fullPage: true });
+
+    assert.equal(await submit(page, page.getByRole('button', { name: 'Apply these changes' })), 303);
+    assert.equal(await page.getByRole('status').innerText(), 'Applied: 1 added, 2 removed, 1 unchanged.');
+    assert.deepEqual(await page.locator('#members tbody tr').allInnerTexts(),
+      ['bob\tBob <b>Builder</b>', 'carol\tCarol Danvers']);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('previews and applies a CSV file', async () => {
+    const { context, page, problems } = await managerPage();
+    await page.goto(`${base}/user_groups/${ids.readers}/members.html`);
+    await page.getByLabel('Or a CSV file').setInputFiles({
+      name: 'readers.csv', mimeType: 'text/csv', buffer: Buffer.from('login\ndave\nnobody\n'),
+    });
+    assert.equal(await submit(page, page.getByRole('button', { name: 'Preview' })), 422);
+    assert.equal(await page.getByRole('alert').locator('li').innerText(),
+      'There is no user with the login "nobody".');
+    await page.getByLabel('Or a CSV file').setInputFiles({
+      name: 'readers.csv', mimeType: 'text/csv', buffer: Buffer.from(`login,user_id\ndave,\n,${ids.carol}\n`),
+    });
+    assert.equal(await submit(page, page.getByRole('button', { name: 'Preview' })), 200);
+    assert.deepEqual(await page.locator('#preview tbody tr').allInnerTexts(),
+      ['dave\tDave Lister', 'bob\tBob <b>Builder</b>']);
+    assert.equal(await submit(page, page.getByRole('button', { name: 'Apply these changes' })), 303);
+    assert.deepEqual(await page.locator('#members tbody tr').allInnerTexts(),
+      ['carol\tCarol Danvers', 'dave\tDave Lister']);
+    assert.deepEqual(problems, []);
     await context.close();
   });
 });
