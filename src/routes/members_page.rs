@@ -79,7 +79,8 @@ pub async fn post(
                 .into(),
         ));
     }
-    let bytes = body::read_sync(&req, payload).await?;
+    // The slot is held until the answer is made, as on the API's routes.
+    let (bytes, _slot) = body::read_sync(&req, payload).await?;
     let fields = body::read_fields(kind, bytes, render::MEMBERS).await?;
     let by = Changer::manager(caller.id, Via::Sync);
     match fields.get(&["step"]).flatten() {
