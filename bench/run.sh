@@ -41,7 +41,7 @@
 # that binary imported. Results go to bench/results/latest-history-BACKEND.md.
 #
 # --sync measures member sets and change sets (issue 16, API.md 8.4 and
-# 8.5) on 101,500 users: a group of 100,000 members, PUT with a set that
+# 8.5) on 101,000 users: a group of 100,000 members, PUT with a set that
 # differs from the current one by 1,000 users (500 out, 500 in; the runs
 # alternate between two sets so that each one really changes 1,000) in JSON
 # by id, CSV by login and XML by login, median of BENCH_SYNC_RUNS (5) after
@@ -49,10 +49,11 @@
 # same as dry runs; a change set of 10,000 changes (5,000 removes and 5,000
 # adds over 10 groups, alternating likewise) in JSON by id and XML by login
 # and group name; and bodies that must be refused: 16 MiB of random bytes,
-# one byte over SYNCD_MAX_SYNC_BODY, 1,000,000 XML elements, 1,000,000 JSON
-# array elements, 1,000,000 CSV lines, a change set of 1,000,000 changes,
-# each sent to a fresh syncd (time to the refusal, peak RSS growth). Results
-# go to bench/results/latest-sync-BACKEND.md.
+# one byte over SYNCD_MAX_SYNC_BODY (both also chunked, without a
+# Content-Length), 1,000,000 XML elements, 1,000,000 JSON array elements,
+# 1,000,000 CSV lines, change sets of 1,000,000 changes, each sent to a
+# fresh syncd (time to the refusal, peak RSS growth). Results go to
+# bench/results/latest-sync-BACKEND.md.
 #
 # Environment: BENCH_SECONDS (15), BENCH_WARMUP (3), BENCH_INFO (1),
 # SYNCD_PG_BIN (the newest /usr/lib/postgresql/*/bin), SYNCD_BIN (use this
@@ -906,11 +907,14 @@ history_backend() {
 # body (no `Expect: 100-continue`: curl would wait for it on a large body);
 # the answer's body goes to $WORK/answer. Sets Q_CODE (000: no answer),
 # Q_TIME (seconds, curl's time_total: sending the body included) and Q_EXIT.
+# SYNC_CHUNKED=1 sends it chunked, without a Content-Length.
+SYNC_CHUNKED=0
 sync_request() {
-  local out
+  local out chunked=()
+  [ "$SYNC_CHUNKED" = 1 ] && chunked=(-H 'Transfer-Encoding: chunked')
   Q_EXIT=0
   out=$(curl -sS --max-time 300 -o "$WORK/answer" -w '%{http_code} %{time_total}' -X "$1" \
-    -H "X-API-KEY: $TOKEN" -H "Content-Type: $3" -H 'Expect:' --data-binary "@$4" "$2" \
+    -H "X-API-KEY: $TOKEN" -H "Content-Type: $3" -H 'Expect:' "${chunked[@]}" --data-binary "@$4" "$2" \
     2>"$WORK/curl.err") || Q_EXIT=$?
   read -r Q_CODE Q_TIME <<<"$out"
 }
@@ -1058,6 +1062,10 @@ sync_backend() {
   sync_refusal "$backend" "16 MiB of random bytes as XML" PUT "$members" application/xml "$SYNC_DIR/garbage" 400
   sync_refusal "$backend" "16 MiB of random bytes as CSV" PUT "$members" text/csv "$SYNC_DIR/garbage" 400
   sync_refusal "$backend" "16 MiB + 1 byte (declared Content-Length)" PUT "$members" application/json "$SYNC_DIR/over-limit" 413
+  SYNC_CHUNKED=1
+  sync_refusal "$backend" "16 MiB of random bytes as XML, chunked (no Content-Length)" PUT "$members" application/xml "$SYNC_DIR/garbage" 400
+  sync_refusal "$backend" "16 MiB + 1 byte, chunked (no Content-Length)" PUT "$members" application/json "$SYNC_DIR/over-limit" 413
+  SYNC_CHUNKED=0
   sync_refusal "$backend" "1,000,000 XML elements \`<a/>\`" PUT "$members" application/xml "$SYNC_DIR/xml-million" 422
   sync_refusal "$backend" "1,000,000 JSON array elements" PUT "$members" application/json "$SYNC_DIR/json-million" 422
   sync_refusal "$backend" "1,000,000 CSV lines" PUT "$members" text/csv "$SYNC_DIR/csv-million" 422
