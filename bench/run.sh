@@ -40,10 +40,26 @@
 # new binary's `syncd migrate` timed on a database of 1,000,000 memberships
 # that binary imported. Results go to bench/results/latest-history-BACKEND.md.
 #
+# --sync measures member sets and change sets (issue 16, API.md 8.4 and
+# 8.5) on 101,000 users: a group of 100,000 members, PUT with a set that
+# differs from the current one by 1,000 users (500 out, 500 in; the runs
+# alternate between two sets so that each one really changes 1,000) in JSON
+# by id, CSV by login and XML by login, median of BENCH_SYNC_RUNS (5) after
+# one not counted, each encoding from a fresh syncd with its peak RSS; the
+# same as dry runs; a change set of 10,000 changes (5,000 removes and 5,000
+# adds over 10 groups, alternating likewise) in JSON by id and XML by login
+# and group name; and bodies that must be refused: 16 MiB of random bytes,
+# one byte over SYNCD_MAX_SYNC_BODY (both also chunked, without a
+# Content-Length), 1,000,000 XML elements, 1,000,000 JSON array elements,
+# 1,000,000 CSV lines, change sets of 1,000,000 changes, each sent to a
+# fresh syncd (time to the refusal, peak RSS growth). Results go to
+# bench/results/latest-sync-BACKEND.md.
+#
 # Environment: BENCH_SECONDS (15), BENCH_WARMUP (3), BENCH_INFO (1),
 # SYNCD_PG_BIN (the newest /usr/lib/postgresql/*/bin), SYNCD_BIN (use this
 # syncd binary instead of building one), SYNCD_BEFORE_BIN (--history: a
-# binary from before the history migration), CARGO_TARGET_DIR (as cargo reads it).
+# binary from before the history migration), BENCH_SYNC_RUNS (--sync: 5),
+# CARGO_TARGET_DIR (as cargo reads it).
 # Every server, cluster and temporary file is removed on exit, Ctrl-C included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +69,7 @@ RESULTS_DIR=$BENCH_DIR/results
 export BENCH_WRK_DIR=$BENCH_DIR/wrk   # bench/wrk/create.lua loads report.lua from there
 
 SECONDS_EACH=${BENCH_SECONDS:-15}
+SYNC_RUNS=${BENCH_SYNC_RUNS:-5}
 WARMUP=${BENCH_WARMUP:-3}
 RUN_INFO=${BENCH_INFO:-1}
 THREADS=2
@@ -84,6 +101,7 @@ while [ $# -gt 0 ]; do
     --backend=*) BACKEND=${1#*=}; shift ;;
     --stream) MODE=stream; shift ;;
     --history) MODE=history; shift ;;
+    --sync) MODE=sync; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
@@ -97,6 +115,8 @@ for v in SECONDS_EACH WARMUP; do
   [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -le 600 ] || die "$v must be a whole number of seconds up to 600"
 done
 [ "$SECONDS_EACH" -ge 1 ] || die "BENCH_SECONDS must be at least 1"
+[[ $SYNC_RUNS =~ ^[0-9]+$ ]] && [ "$SYNC_RUNS" -ge 1 ] && [ "$SYNC_RUNS" -le 100 ] ||
+  die "BENCH_SYNC_RUNS must be a whole number from 1 to 100"
 needs_postgres=false
 [[ " ${BACKENDS[*]} " == *" postgres "* ]] && needs_postgres=true
 
@@ -881,6 +901,256 @@ history_backend() {
   cat "$file"
 }
 
+# ---------------------------------------------------------------- --sync
+
+# sync_request METHOD URL CONTENT-TYPE FILE: one request with FILE as its
+# body (no `Expect: 100-continue`: curl would wait for it on a large body);
+# the answer's body goes to $WORK/answer. Sets Q_CODE (000: no answer),
+# Q_TIME (seconds, curl's time_total: sending the body included) and Q_EXIT.
+# SYNC_CHUNKED=1 sends it chunked, without a Content-Length.
+SYNC_CHUNKED=0
+sync_request() {
+  local out chunked=()
+  [ "$SYNC_CHUNKED" = 1 ] && chunked=(-H 'Transfer-Encoding: chunked')
+  Q_EXIT=0
+  out=$(curl -sS --max-time 300 -o "$WORK/answer" -w '%{http_code} %{time_total}' -X "$1" \
+    -H "X-API-KEY: $TOKEN" -H "Content-Type: $3" -H 'Expect:' "${chunked[@]}" --data-binary "@$4" "$2" \
+    2>"$WORK/curl.err") || Q_EXIT=$?
+  read -r Q_CODE Q_TIME <<<"$out"
+}
+
+# sync_check LABEL KIND ARGS...: the answer is a 200 whose JSON says what
+# bench/sync_data.py's `check KIND ARGS` expects.
+sync_check() {
+  local label=$1
+  shift
+  [ "$Q_CODE" = 200 ] || { head -c 600 "$WORK/answer" >&2; cat "$WORK/curl.err" >&2; die "$label answered $Q_CODE"; }
+  python3 "$BENCH_DIR/sync_data.py" check "$1" "$WORK/answer" "${@:2}" || die "$label: the answer is not as expected (above)"
+}
+
+# seconds_stats TIMES...: "median min max" in seconds, three decimals.
+seconds_stats() {
+  printf '%s\n' "$@" | sort -n | awk '{ t[NR] = $1 } END {
+    m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
+    printf "%.3f %.3f %.3f\n", m, t[1], t[NR] }'
+}
+
+# The set the big group holds: 0 or 1 (bench/sync_data.py); every PUT
+# sends the other one, so each changes 1,000 members.
+PUT_STATE=0
+# Likewise for the change-set groups: change set 0 applies to state 0.
+CS_STATE=0
+declare -A SYNC_SUM
+
+# sync_put BACKEND LABEL EXT CONTENT-TYPE: a fresh syncd; one PUT not
+# counted, then SYNC_RUNS PUTs and SYNC_RUNS dry runs, each 1,000 from the
+# current set. Appends a row to SYNC_PUT_ROWS.
+sync_put() {
+  local backend=$1 label=$2 ext=$3 ctype=$4 url before after_put after_dry first="" i next
+  local times=() dries=()
+  start_syncd "$SYNC_URL" warn "$WORK/syncd-sync-$backend.log"
+  url="http://127.0.0.1:$SYNCD_PORT/user_groups/1/members.json"
+  before=$(syncd_rss_kib)
+  for ((i = 0; i <= SYNC_RUNS; i++)); do
+    next=$((1 - PUT_STATE))
+    sync_request PUT "$url" "$ctype" "$SYNC_DIR/put-$ext-$next"
+    sync_check "PUT $label" put 500 500 false
+    PUT_STATE=$next
+    if [ "$i" = 0 ]; then first=$Q_TIME; else times+=("$Q_TIME"); fi
+  done
+  after_put=$(syncd_rss_kib)
+  for ((i = 0; i < SYNC_RUNS; i++)); do
+    sync_request PUT "$url?dry_run=true" "$ctype" "$SYNC_DIR/put-$ext-$((1 - PUT_STATE))"
+    sync_check "PUT $label, dry run" put 500 500 true
+    dries+=("$Q_TIME")
+  done
+  after_dry=$(syncd_rss_kib)
+  stop_syncd
+  local m lo hi dm dlo dhi
+  read -r m lo hi < <(seconds_stats "${times[@]}")
+  read -r dm dlo dhi < <(seconds_stats "${dries[@]}")
+  SYNC_PUT_ROWS+=("| PUT, $label | $(wc -c <"$SYNC_DIR/put-$ext-0") | $m | $lo–$hi | $(awk -v t="$first" 'BEGIN { printf "%.3f", t }') | $(kib_to_mib "$before") | $(kib_to_mib "$after_put") |")
+  SYNC_PUT_ROWS+=("| the same, \`dry_run=true\` | | $dm | $dlo–$dhi | | | $(kib_to_mib "$after_dry") |")
+  say "PUT $label: median ${m}s ($lo–$hi, first $first), dry run median ${dm}s; VmHWM $(kib_to_mib "$before") -> $(kib_to_mib "$after_put") -> $(kib_to_mib "$after_dry") MiB"
+  SYNC_SUM[$backend|put]+="$label $m s; "
+  SYNC_SUM[$backend|dry]+="$label $dm s; "
+  SYNC_SUM[$backend|rss]+="$label $(kib_to_mib "$after_put") ($(kib_to_mib "$after_dry") after the dry runs); "
+  awk -v a="$m" -v b="${SYNC_SUM[$backend|put_max]:-0}" 'BEGIN { exit !(a > b) }' && SYNC_SUM[$backend|put_max]=$m
+  # VmHWM only grows: after the dry runs is the peak of the whole server.
+  awk -v a="$after_dry" -v b="${SYNC_SUM[$backend|rss_max]:-0}" 'BEGIN { exit !(a > b) }' && SYNC_SUM[$backend|rss_max]=$after_dry
+  return 0
+}
+
+# sync_changes BACKEND LABEL EXT CONTENT-TYPE: a fresh syncd; one change
+# set not counted, then SYNC_RUNS, each 5,000 removes and 5,000 adds.
+sync_changes() {
+  local backend=$1 label=$2 ext=$3 ctype=$4 url before after first="" i
+  local times=()
+  start_syncd "$SYNC_URL" warn "$WORK/syncd-sync-$backend.log"
+  url="http://127.0.0.1:$SYNCD_PORT/membership-changes.json"
+  before=$(syncd_rss_kib)
+  for ((i = 0; i <= SYNC_RUNS; i++)); do
+    sync_request POST "$url" "$ctype" "$SYNC_DIR/cs-$ext-$CS_STATE"
+    sync_check "change set $label" changes 5000 5000
+    CS_STATE=$((1 - CS_STATE))
+    if [ "$i" = 0 ]; then first=$Q_TIME; else times+=("$Q_TIME"); fi
+  done
+  after=$(syncd_rss_kib)
+  stop_syncd
+  local m lo hi
+  read -r m lo hi < <(seconds_stats "${times[@]}")
+  SYNC_PUT_ROWS+=("| change set of 10,000, $label | $(wc -c <"$SYNC_DIR/cs-$ext-0") | $m | $lo–$hi | $(awk -v t="$first" 'BEGIN { printf "%.3f", t }') | $(kib_to_mib "$before") | $(kib_to_mib "$after") |")
+  say "change set $label: median ${m}s ($lo–$hi, first $first); VmHWM $(kib_to_mib "$before") -> $(kib_to_mib "$after") MiB"
+  SYNC_SUM[$backend|cs]+="$label $m s; "
+  awk -v a="$m" -v b="${SYNC_SUM[$backend|cs_max]:-0}" 'BEGIN { exit !(a > b) }' && SYNC_SUM[$backend|cs_max]=$m
+  return 0
+}
+
+# sync_refusal BACKEND LABEL METHOD PATH CONTENT-TYPE FILE EXPECTED: a
+# fresh syncd, one request that must be refused with EXPECTED; its time
+# and syncd's VmHWM before and after.
+sync_refusal() {
+  local backend=$1 label=$2 method=$3 path=$4 ctype=$5 file=$6 expected=$7 before after verdict
+  start_syncd "$SYNC_URL" warn "$WORK/syncd-sync-$backend.log"
+  before=$(syncd_rss_kib)
+  sync_request "$method" "http://127.0.0.1:$SYNCD_PORT$path" "$ctype" "$file"
+  sleep 0.2
+  after=$(syncd_rss_kib)
+  kill -0 "$SYNCD_PID" 2>/dev/null || die "syncd died on the body '$label'"
+  stop_syncd
+  verdict=$Q_CODE
+  [ "$Q_CODE" = "$expected" ] || verdict="$Q_CODE (NOT the expected $expected; curl exit $Q_EXIT)"
+  local growth
+  growth=$(awk -v a="$before" -v b="$after" 'BEGIN { printf "%.1f", (b - a) / 1024 }')
+  SYNC_REFUSAL_ROWS+=("| $label | $(wc -c <"$file") | $verdict | $(awk -v t="$Q_TIME" 'BEGIN { printf "%.3f", t }') | $(kib_to_mib "$before") | $(kib_to_mib "$after") | $growth |")
+  say "$label: $verdict in ${Q_TIME}s, VmHWM $(kib_to_mib "$before") -> $(kib_to_mib "$after") MiB"
+  awk -v a="$Q_TIME" -v b="${SYNC_SUM[$backend|refusal_time]:-0}" 'BEGIN { exit !(a > b) }' &&
+    SYNC_SUM[$backend|refusal_time]=$Q_TIME
+  awk -v a="$growth" -v b="${SYNC_SUM[$backend|refusal_growth]:--1}" 'BEGIN { exit !(a > b) }' &&
+    SYNC_SUM[$backend|refusal_growth]=$growth
+  [ "$Q_CODE" = "$expected" ] || SYNC_SUM[$backend|refusal_bad]+="$label: $Q_CODE; "
+  return 0
+}
+
+sync_backend() {
+  local backend=$1 file=$RESULTS_DIR/latest-sync-$1.md
+  say "== sync, $backend =="
+  SYNC_PUT_ROWS=()
+  SYNC_REFUSAL_ROWS=()
+  PUT_STATE=0
+  CS_STATE=0
+  SYNC_URL=$(fresh_database "$backend" syncd_sync)
+  local out id=""
+  out=$("$SYNCD" --database-url "$SYNC_URL" users create bench --manager 2>"$WORK/users-create.log") ||
+    { cat "$WORK/users-create.log" >&2; die "syncd users create bench failed (above)"; }
+  read -r id TOKEN <<<"$out" || true
+  [ "$id" = 1 ] && [ -n "$TOKEN" ] || die "users create bench printed '$out', not '1 TOKEN'"
+  local notes=() kind
+  for kind in users groups memberships; do
+    run_import "$SYNC_URL" "$kind" "$SYNC_DIR/$kind.csv"
+    notes+=("\`syncd import $kind\` ($(($(wc -l <"$SYNC_DIR/$kind.csv") - 1)) rows): ${IMPORT_SECONDS} s, importer peak RSS ${IMPORT_RSS_MIB} MiB")
+  done
+
+  sync_put "$backend" "JSON user ids" json application/json
+  sync_put "$backend" "CSV logins" csv text/csv
+  sync_put "$backend" "XML logins" xml application/xml
+  sync_changes "$backend" "JSON ids" json application/json
+  sync_changes "$backend" "XML logins and group names" xml application/xml
+
+  local members=/user_groups/1/members.json
+  sync_refusal "$backend" "16 MiB of random bytes as JSON" PUT "$members" application/json "$SYNC_DIR/garbage" 400
+  sync_refusal "$backend" "16 MiB of random bytes as XML" PUT "$members" application/xml "$SYNC_DIR/garbage" 400
+  sync_refusal "$backend" "16 MiB of random bytes as CSV" PUT "$members" text/csv "$SYNC_DIR/garbage" 400
+  sync_refusal "$backend" "16 MiB + 1 byte (declared Content-Length)" PUT "$members" application/json "$SYNC_DIR/over-limit" 413
+  SYNC_CHUNKED=1
+  sync_refusal "$backend" "16 MiB of random bytes as XML, chunked (no Content-Length)" PUT "$members" application/xml "$SYNC_DIR/garbage" 400
+  sync_refusal "$backend" "16 MiB + 1 byte, chunked (no Content-Length)" PUT "$members" application/json "$SYNC_DIR/over-limit" 413
+  SYNC_CHUNKED=0
+  sync_refusal "$backend" "1,000,000 XML elements \`<a/>\`" PUT "$members" application/xml "$SYNC_DIR/xml-million" 422
+  sync_refusal "$backend" "1,000,000 JSON array elements" PUT "$members" application/json "$SYNC_DIR/json-million" 422
+  sync_refusal "$backend" "1,000,000 CSV lines" PUT "$members" text/csv "$SYNC_DIR/csv-million" 422
+  sync_refusal "$backend" "change set of 1,000,000 JSON elements" POST /membership-changes.json application/json "$SYNC_DIR/cs-json-million" 422
+  sync_refusal "$backend" "change set of 1,000,000 XML elements \`<a/>\`" POST /membership-changes.json application/xml "$SYNC_DIR/cs-xml-million" 422
+  sync_refusal "$backend" "16 MiB of random bytes as a JSON change set" POST /membership-changes.json application/json "$SYNC_DIR/garbage" 400
+
+  # Nothing refused changed anything: the group holds one of its two sets.
+  start_syncd "$SYNC_URL" warn "$WORK/syncd-sync-$backend.log"
+  curl -sS --max-time 60 -o "$WORK/answer" -H "X-API-KEY: $TOKEN" "http://127.0.0.1:$SYNCD_PORT$members"
+  python3 "$BENCH_DIR/sync_data.py" check members "$WORK/answer" 100000 ||
+    die "the big group does not hold 100,000 members at the end"
+  stop_syncd
+  drop_database "$backend" syncd_sync
+
+  {
+    echo "# syncd member sets and change sets, $backend ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+    echo
+    echo "- syncd: commit $(commit_line); release build; defaults (workers = cores, pool 8), RUST_LOG=warn"
+    echo "- machine: $(machine_line); load average before this backend: $SYNC_LOAD"
+    echo "- data: 101,000 users, group 1 with 100,000 members, 10 groups of 1,000 (\`syncd import\`)"
+    echo "- each row from a freshly started syncd; times are curl's \`time_total\` (sending the body included);"
+    echo "  the first request is not counted in the median; VmHWM is syncd's peak RSS since it started"
+    echo "- PUT: a set of 100,000 differing from the group's by 1,000 (500 removed, 500 added; the"
+    echo "  runs alternate between two sets); change set: 5,000 removes and 5,000 adds over 10 groups"
+    echo
+    echo "| request | body bytes | median s | min–max s | first s | VmHWM before MiB | VmHWM after MiB |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    printf '%s\n' "${SYNC_PUT_ROWS[@]}"
+    echo
+    echo "Bodies that must be refused, each sent to a fresh syncd:"
+    echo
+    echo "| body | bytes | status | time s | VmHWM before MiB | after MiB | growth MiB |"
+    echo "| --- | ---: | --- | ---: | ---: | ---: | ---: |"
+    printf '%s\n' "${SYNC_REFUSAL_ROWS[@]}"
+    echo
+    local l
+    for l in "${notes[@]}"; do echo "- $l"; done
+  } >"$file"
+  say "wrote ${file#"$ROOT/"}"
+  echo
+  cat "$file"
+}
+
+# target_cell BACKEND KEY LIMIT UNIT: the figure and whether it is under LIMIT.
+target_cell() {
+  local v=${SYNC_SUM[$1|$2]:-}
+  [ -n "$v" ] || { echo "-"; return; }
+  awk -v v="$v" -v l="$3" -v u="$4" 'BEGIN { printf "%.3g %s (%s)", v, u, (v < l) ? "met" : "NOT met" }'
+}
+
+run_sync_mode() {
+  SYNC_DIR=$WORK/sync
+  say "generating the data and bodies (bench/sync_data.py)"
+  python3 "$BENCH_DIR/sync_data.py" gen "$SYNC_DIR"
+  local backend
+  for backend in "${BACKENDS[@]}"; do
+    SYNC_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+    sync_backend "$backend"
+    SYNC_SUM[$backend|rss_max]=$(kib_to_mib "${SYNC_SUM[$backend|rss_max]:-0}")
+    SYNC_SUM[$backend|load]=$SYNC_LOAD
+  done
+  echo
+  echo "| target | sqlite | postgres |"
+  echo "| --- | --- | --- |"
+  local b cells
+  row() {
+    cells=""
+    for b in sqlite postgres; do cells+=" $(eval "$2") |"; done
+    echo "| $1 |$cells"
+  }
+  row "PUT of 100,000 differing by 1,000, slowest encoding's median (SQLite < 2 s, PostgreSQL < 4 s)" \
+    'if [ "$b" = sqlite ]; then target_cell $b put_max 2 s; else target_cell $b put_max 4 s; fi'
+  row "syncd's peak RSS while doing it, PUTs and dry runs (< 150 MiB)" 'target_cell $b rss_max 150 MiB'
+  row "change set of 10,000, slowest encoding's median (< 2 s)" 'target_cell $b cs_max 2 s'
+  row "refusals: slowest" 'v=${SYNC_SUM[$b|refusal_time]:-}; [ -n "$v" ] && printf "%.3f s" "$v" || echo -'
+  row "refusals: largest VmHWM growth (a body may be up to 16 MiB)" 'v=${SYNC_SUM[$b|refusal_growth]:-}; [ -n "$v" ] && echo "$v MiB" || echo -'
+  row "refusals with another status than expected" 'v=${SYNC_SUM[$b|refusal_bad]:-}; [ -n "${SYNC_SUM[$b|load]:-}" ] && echo "${v:-none}" || echo -'
+  row "PUT medians" 'echo "${SYNC_SUM[$b|put]:--}"'
+  row "dry-run medians" 'echo "${SYNC_SUM[$b|dry]:--}"'
+  row "syncd's VmHWM after the PUTs, MiB" 'echo "${SYNC_SUM[$b|rss]:--}"'
+  row "change-set medians" 'echo "${SYNC_SUM[$b|cs]:--}"'
+  row "load average (1, 5, 15 min) before" 'echo "${SYNC_SUM[$b|load]:--}"'
+}
+
 # ---------------------------------------------------------------- main
 
 install_tools
@@ -896,4 +1166,5 @@ case "$MODE" in
   wrk) run_wrk_mode ;;
   stream) for b in "${BACKENDS[@]}"; do stream_backend "$b"; done ;;
   history) for b in "${BACKENDS[@]}"; do history_backend "$b"; done ;;
+  sync) run_sync_mode ;;
 esac
