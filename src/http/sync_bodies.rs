@@ -238,14 +238,24 @@ fn push_list(named: &mut Lists, list: &'static str, values: Vec<String>) {
 
 /// `{"user_ids": [3], "user_logins": ["alice"]}`; ids as numbers or
 /// digits in strings; an unknown key is refused.
+///
+/// A body with as many commas as a set may name users is read twice, as
+/// `xml::read_nested` does: first keeping nothing, so that one refused for
+/// too many values costs no memory beyond its own (keeping each value up to
+/// the bound cost about 60 bytes: `{"user_ids": [1,1,...]}` of 1,000,000,
+/// 2 MB, took 15 MiB before its 422). The first reading stops at the same
+/// refusals as the second.
 fn json_lists(body: &[u8], lists: &[&'static str]) -> Result<Lists, ApiError> {
-    if json_too_many(body, lists) {
-        return Err(too_many_users());
-    }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let named = de
-        .deserialize_map(ListsVisitor { lists })
-        .and_then(|named| de.end().map(|()| named));
+    let read = |keep| {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        de.deserialize_map(ListsVisitor { lists, keep })
+            .and_then(|named| de.end().map(|()| named))
+    };
+    let may_be_too_many = body.iter().filter(|&&b| b == b',').count() >= MAX_SET_USERS;
+    let named = match may_be_too_many {
+        true => read(false).and_then(|_| read(true)),
+        false => read(true),
+    };
     named.map_err(|e| {
         if e.to_string().starts_with(TOO_MANY) {
             too_many_users()
@@ -263,118 +273,11 @@ fn json_lists(body: &[u8], lists: &[&'static str]) -> Result<Lists, ApiError> {
 
 const TOO_MANY: &str = "too many values";
 
-/// True when the reading below would stop at too many values: counted
-/// first without keeping any, where keeping each value up to the bound
-/// cost about 60 bytes (`{"user_ids": [1,1,...]}` of 1,000,000, 2 MB, took
-/// 15 MiB before its 422). Only for a body with as many commas as the
-/// bound (fewer cannot hold that many values). The count stops, false, at
-/// anything the reading would refuse first, which then refuses it.
-fn json_too_many(body: &[u8], lists: &[&'static str]) -> bool {
-    if body.iter().filter(|&&b| b == b',').count() < MAX_SET_USERS {
-        return false;
-    }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    matches!(de.deserialize_map(CountLists { lists }), Err(e) if e.to_string().starts_with(TOO_MANY))
-}
-
-/// [`ListsVisitor`] counting instead of keeping.
-struct CountLists<'a> {
-    lists: &'a [&'static str],
-}
-
-impl<'de> Visitor<'de> for CountLists<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object of lists of users")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut budget = MAX_SET_USERS;
-        while let Some(key) = map.next_key::<String>()? {
-            let dashed = key.replace('_', "-");
-            if dashed == "user-group-id" {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            if !self.lists.contains(&dashed.as_str()) {
-                return Err(de::Error::custom("unknown key"));
-            }
-            budget -= map.next_value_seed(Counted { budget })?;
-        }
-        Ok(())
-    }
-}
-
-/// [`Bounded`] counting instead of keeping: how many values it would keep.
-struct Counted {
-    budget: usize,
-}
-
-impl<'de> de::DeserializeSeed<'de> for Counted {
-    type Value = usize;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Counted {
-    type Value = usize;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list of user ids or logins")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<usize, E> {
-        Ok(0)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
-        let mut kept = 0;
-        while let Some(Kept(k)) = seq.next_element()? {
-            if kept == self.budget {
-                return Err(de::Error::custom(TOO_MANY));
-            }
-            kept += usize::from(k);
-        }
-        Ok(kept)
-    }
-}
-
-/// Whether [`Scalar`] would keep a value: a number or a string not blank.
-struct Kept(bool);
-
-impl<'de> de::Deserialize<'de> for Kept {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Kept, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Kept;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a number or a string")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Kept, E> {
-                Ok(Kept(false))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Kept, E> {
-                Ok(Kept(true))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Kept, E> {
-                Ok(Kept(true))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Kept, E> {
-                Ok(Kept(true))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Kept, E> {
-                Ok(Kept(!v.trim().is_empty()))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
+/// The lists of a member set in JSON; with `keep` false it only counts
+/// (and answers no lists, or the refusal).
 struct ListsVisitor<'a> {
     lists: &'a [&'static str],
+    keep: bool,
 }
 
 impl<'de> Visitor<'de> for ListsVisitor<'_> {
@@ -404,22 +307,26 @@ impl<'de> Visitor<'de> for ListsVisitor<'_> {
                         .join(", ")
                 )));
             };
-            let values: Option<Vec<String>> = map.next_value_seed(Bounded { budget })?;
-            let values = values.unwrap_or_default();
-            budget -= values.len();
-            push_list(&mut named, list, values);
+            let keep = self.keep;
+            let (count, values) = map.next_value_seed(Bounded { budget, keep })?;
+            budget -= count;
+            if keep {
+                push_list(&mut named, list, values);
+            }
         }
         Ok(named)
     }
 }
 
-/// A JSON list of scalars, at most `budget` of them; `null` is no list.
+/// A JSON list of scalars, at most `budget` of them (`null` is none): how
+/// many, and the values when `keep` is true.
 struct Bounded {
     budget: usize,
+    keep: bool,
 }
 
 impl<'de> de::DeserializeSeed<'de> for Bounded {
-    type Value = Option<Vec<String>>;
+    type Value = (usize, Vec<String>);
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
@@ -427,27 +334,31 @@ impl<'de> de::DeserializeSeed<'de> for Bounded {
 }
 
 impl<'de> Visitor<'de> for Bounded {
-    type Value = Option<Vec<String>>;
+    type Value = (usize, Vec<String>);
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of user ids or logins")
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok((0, Vec::new()))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut values = Vec::new();
+        let (mut count, mut values) = (0, Vec::new());
+        // A value not kept is dropped at once: its text is never held.
         while let Some(Scalar(v)) = seq.next_element()? {
-            if values.len() == self.budget {
+            if count == self.budget {
                 return Err(de::Error::custom(TOO_MANY));
             }
             if let Some(v) = v {
-                values.push(v);
+                count += 1;
+                if self.keep {
+                    values.push(v);
+                }
             }
         }
-        Ok(Some(values))
+        Ok((count, values))
     }
 }
 
