@@ -282,12 +282,57 @@ fn connection_error_words(e: &ConnectionError) -> String {
 }
 
 /// Applies pending migrations, choosing the set for the connection's backend.
+///
+/// Several syncd processes may start at once on one new database (replicas
+/// behind a balancer). On PostgreSQL the migrations run under a session
+/// advisory lock, so one process applies them while the others wait, then
+/// find nothing pending. SQLite has no such lock: a process that finds a
+/// migration applied under it (its statements fail) looks again and
+/// applies what is still pending, a few times.
 pub fn run_migrations(conn: &mut DbConnection) -> Result<(), OpenError> {
-    let result = match conn {
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
-        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    let failed = |e: &dyn std::fmt::Display| OpenError::Migrate(e.to_string());
+    match conn {
+        DbConnection::Postgres(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATIONS_LOCK})"))
+                .map_err(|e| failed(&e))?;
+            let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
+            // Also released when the connection closes.
+            let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATIONS_LOCK})"));
+            result.map_err(|e| failed(&*e))
+        }
+        DbConnection::Sqlite(c) => {
+            let mut tries = 0;
+            loop {
+                match c.run_pending_migrations(SQLITE_MIGRATIONS) {
+                    Ok(_) => return Ok(()),
+                    Err(e) if tries < 10 => {
+                        tries += 1;
+                        log::info!(
+                            "migrations: another process may be applying them ({e}); looking again"
+                        );
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                    }
+                    Err(e) => return Err(failed(&*e)),
+                }
+            }
+        }
+    }
+}
+
+/// The key of the advisory lock the migrations run under (PostgreSQL): any
+/// fixed number; this one is "syncd" in ASCII.
+const MIGRATIONS_LOCK: i64 = 0x0073_796e_6364;
+
+/// True when the database has every migration this binary knows (what
+/// `/readyz` asks).
+pub fn migrations_current(conn: &mut DbConnection) -> diesel::QueryResult<bool> {
+    let pending = match conn {
+        DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+        DbConnection::Postgres(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
     };
-    result.map_err(|e| OpenError::Migrate(e.to_string()))
+    pending
+        .map(|p| !p)
+        .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))
 }
 
 impl DbConnection {

@@ -3,6 +3,7 @@
 
 pub mod change_sets;
 pub mod events;
+pub mod health;
 pub mod idempotent;
 pub mod members;
 pub mod members_page;
@@ -24,6 +25,8 @@ use crate::http::format;
 /// routes first.
 pub fn table(cfg: &mut web::ServiceConfig) {
     use user_groups as groups;
+    resource(cfg, "/healthz", "GET, HEAD", vec![read(health::healthz)]);
+    resource(cfg, "/readyz", "GET, HEAD", vec![read(health::readyz)]);
     resource(
         cfg,
         "/user-group-memberships",

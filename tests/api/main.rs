@@ -14,6 +14,7 @@ mod errors;
 mod forms;
 mod golden;
 mod hardening;
+mod health;
 mod helpers;
 mod history;
 mod idempotency;
