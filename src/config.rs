@@ -39,6 +39,9 @@ pub struct Server {
     pub max_connections: Option<u64>,
     /// Serve HTTPS with this configuration instead of plain HTTP.
     pub tls: Option<rustls::ServerConfig>,
+    /// Where Prometheus metrics are served (`SYNCD_METRICS_BIND`); none by
+    /// default. Port 0 picks a free one (tests).
+    pub metrics_bind: Option<String>,
 }
 
 impl Database {
@@ -68,6 +71,7 @@ impl Default for Server {
             shutdown_timeout: defaults::SHUTDOWN_TIMEOUT,
             max_connections: None,
             tls: None,
+            metrics_bind: None,
         }
     }
 }

@@ -64,6 +64,11 @@ pub struct Opts {
     #[arg(long, env = "SYNCD_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: Option<u64>,
 
+    /// Serve Prometheus metrics at http://ADDRESS/metrics (such as
+    /// 127.0.0.1:9090), apart from the API; off unless set.
+    #[arg(long, env = "SYNCD_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+
     /// PEM certificate chain: serve HTTPS (needs --tls-key too).
     #[arg(long, env = "SYNCD_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -218,6 +223,9 @@ pub fn run(database: &DatabaseOptions, opts: Opts) -> anyhow::Result<()> {
     log::info!("syncd listening on {scheme}://{addr}");
     actix_rt::System::new().block_on(async move {
         let app = Application::build(listener, &config, pool)?;
+        if let Some(addr) = app.metrics_addr() {
+            log::info!("syncd metrics on http://{addr}/metrics");
+        }
         app.run_until_stopped().await
     })?;
     log::info!("syncd stopped");
@@ -256,6 +264,7 @@ fn server_settings(
         workers,
         max_connections: Some(cap),
         tls,
+        metrics_bind: opts.metrics_bind.clone(),
         ..config::Server::default()
     }
 }

@@ -277,8 +277,19 @@ impl From<Vec<Refusal>> for ApiError {
     }
 }
 
+/// Database errors seen by requests since the start (an unavailable
+/// database, a failed query, no connection in time), for the metrics.
+pub static DATABASE_ERRORS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn count_database_error() {
+    DATABASE_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 impl From<DieselError> for ApiError {
     fn from(e: DieselError) -> Self {
+        if !matches!(e, DieselError::NotFound) {
+            count_database_error();
+        }
         if is_unavailable(&e) {
             log::warn!("database unavailable: {e}");
             return ApiError::Unavailable;
@@ -295,6 +306,7 @@ impl From<DieselError> for ApiError {
 
 impl From<diesel::r2d2::PoolError> for ApiError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
+        count_database_error();
         log::warn!("no database connection: {e}");
         ApiError::Unavailable
     }

@@ -4,6 +4,7 @@
 
 pub mod descriptors;
 pub mod inflight;
+pub mod metrics;
 pub mod tls;
 
 use std::net::TcpListener;
@@ -24,6 +25,7 @@ use crate::http::errors::ApiError;
 use crate::http::format;
 use crate::http::format::Format;
 use crate::server::inflight::{CountedBody, InFlight};
+use crate::server::metrics::Metrics;
 use crate::state::AppState;
 
 /// The access log line: address, request line, status, bytes, time, and the
@@ -50,6 +52,8 @@ pub struct Application {
     port: u16,
     inflight: InFlight,
     shutdown_timeout: Duration,
+    /// The metrics server and its port, when `SYNCD_METRICS_BIND` is set.
+    metrics: Option<(Server, std::net::SocketAddr)>,
 }
 
 impl Application {
@@ -63,13 +67,19 @@ impl Application {
         let port = listener.local_addr()?.port();
         let pool_size = pool.max_size() as usize;
         let settings = &config.server;
-        let state = web::Data::new(AppState::new(pool, &config.guards));
+        let state = web::Data::new(AppState::new(pool.clone(), &config.guards));
         let body_deadline = BodyDeadline(config.guards.request_timeout);
         let sync_bodies = SyncBodies::new(config.guards.max_sync_body, config.guards.sync_slots);
         let inflight = InFlight::new();
         let counter = inflight.clone();
+        let metrics = settings
+            .metrics_bind
+            .as_ref()
+            .map(|_| web::Data::new(Metrics::new(pool.clone())));
+        let recorder = metrics.clone();
         let server = HttpServer::new(move || {
             let counter = counter.clone();
+            let recorder = recorder.clone();
             App::new()
                 .app_data(state.clone())
                 .app_data(body_deadline)
@@ -107,9 +117,21 @@ impl Application {
                 .wrap_fn(move |req, srv| {
                     // Counted until the response body is finished or dropped.
                     let guard = counter.enter();
+                    let started = std::time::Instant::now();
                     let fut = srv.call(req);
+                    let recorder = recorder.clone();
                     async move {
                         let res = fut.await?;
+                        if let Some(m) = &recorder {
+                            let status = res.status().as_u16();
+                            let req = res.request();
+                            m.record(
+                                req.match_pattern().as_deref(),
+                                req.method(),
+                                status,
+                                started.elapsed(),
+                            );
+                        }
                         Ok(res.map_body(move |_, body| CountedBody::new(body, guard)))
                     }
                 })
@@ -141,12 +163,23 @@ impl Application {
             None => server.listen(listener)?,
         }
         .run();
+        let metrics = match (&settings.metrics_bind, metrics) {
+            (Some(bind), Some(metrics)) => Some(metrics_server(bind, metrics)?),
+            _ => None,
+        };
         Ok(Application {
             server,
             port,
             inflight,
             shutdown_timeout: settings.shutdown_timeout,
+            metrics,
         })
+    }
+
+    /// The address the metrics are served on, when they are (before the
+    /// server runs).
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().map(|(_, addr)| *addr)
     }
 
     pub fn port(&self) -> u16 {
@@ -159,7 +192,8 @@ impl Application {
 
     /// Runs until stopped; SIGTERM and Ctrl-C finish the requests in flight
     /// first.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+        let metrics = self.start_metrics();
         let handle = self.server.handle();
         let inflight = self.inflight.clone();
         let timeout = self.shutdown_timeout;
@@ -174,14 +208,51 @@ impl Application {
                 log::warn!("stopping with {} requests unfinished", inflight.count());
             }
             handle.stop(true).await;
+            if let Some(metrics) = metrics {
+                metrics.stop(true).await;
+            }
         });
         self.server.await
     }
 
-    /// Runs until stopped by the handle (tests).
-    pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+    /// Runs until stopped by the handle (tests); the metrics server, if
+    /// any, stops with it.
+    pub async fn run(mut self) -> std::io::Result<()> {
+        let metrics = self.start_metrics();
+        let result = self.server.await;
+        if let Some(metrics) = metrics {
+            metrics.stop(false).await;
+        }
+        result
     }
+
+    /// Starts serving the metrics, if they are on; their server's handle.
+    fn start_metrics(&mut self) -> Option<actix_web::dev::ServerHandle> {
+        let (server, _) = self.metrics.take()?;
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        Some(handle)
+    }
+}
+
+/// The metrics' own server: one worker, `GET /metrics` and nothing else,
+/// on `bind`. Running once spawned (an actix `Server` runs when polled).
+fn metrics_server(
+    bind: &str,
+    metrics: web::Data<Metrics>,
+) -> std::io::Result<(Server, std::net::SocketAddr)> {
+    let listener = TcpListener::bind(bind)?;
+    let addr = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .route("/metrics", web::get().to(crate::server::metrics::answer))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok((server, addr))
 }
 
 async fn wait_for_shutdown_signal() {
