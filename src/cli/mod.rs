@@ -2,6 +2,7 @@
 //! `groups ...`, `import ...` and `sync`. Results a script reads go to stdout, one line each;
 //! messages go to stderr.
 
+pub mod backup;
 pub mod groups;
 pub mod import;
 pub mod serve;
@@ -108,6 +109,9 @@ pub enum Command {
     Import(import::Command),
     /// Make a group's members exactly the users a CSV file names.
     Sync(sync::Opts),
+    /// Write a consistent copy of a SQLite database to a new file, while
+    /// syncd serves (restore: start syncd on the copy).
+    Backup(backup::Opts),
 }
 
 /// Runs what the command line asks for.
@@ -127,6 +131,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Groups(c) => groups::run(&cli.database, c),
         Command::Import(c) => import::run(&cli.database, c),
         Command::Sync(opts) => sync::run(&cli.database, opts),
+        Command::Backup(opts) => backup::run(&cli.database, opts),
     }
 }
 

@@ -257,6 +257,19 @@ pub fn open(url: &str, settings: &PoolSettings) -> Result<DbPool, OpenError> {
 /// Failures are left to SQLite's own open, which reports them with the real
 /// reason (a missing directory, no permission). `file:` URIs are left to
 /// SQLite too: their path is not the file name.
+/// Creates a new, empty file readable and writable by its owner only
+/// (0600), failing if it exists: where `syncd backup` writes.
+pub fn create_private_new(path: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(|_| ())
+}
+
 fn create_private(path: &str) {
     if path.starts_with("file:") {
         return;

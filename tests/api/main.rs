@@ -2,6 +2,7 @@
 
 mod accounts;
 mod auth;
+mod backup;
 mod bodies;
 mod cli;
 mod clients;
