@@ -251,7 +251,8 @@ fn json_lists(body: &[u8], lists: &[&'static str]) -> Result<Lists, ApiError> {
         de.deserialize_map(ListsVisitor { lists, keep })
             .and_then(|named| de.end().map(|()| named))
     };
-    let may_be_too_many = body.iter().filter(|&&b| b == b',').count() >= MAX_SET_USERS;
+    let may_be_too_many =
+        body.len() >= MAX_SET_USERS && body.iter().filter(|&&b| b == b',').count() >= MAX_SET_USERS;
     let named = match may_be_too_many {
         true => read(false).and_then(|_| read(true)),
         false => read(true),

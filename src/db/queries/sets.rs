@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 
 use crate::db::DbConnection;
+use crate::db::queries::changes::PairRow;
 use crate::db::schema::{user_group_memberships as ugm, user_groups, users};
 use crate::domain::Refusal;
 use crate::domain::sync::Named;
@@ -149,16 +149,6 @@ pub fn resolve(
             },
         })
         .collect())
-}
-
-#[derive(QueryableByName)]
-struct PairRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = BigInt)]
-    user_id: i64,
-    #[diesel(sql_type = BigInt)]
-    user_group_id: i64,
 }
 
 /// The memberships of these (user id, group id) pairs that exist, by pair.
