@@ -42,6 +42,8 @@ pub struct Server {
     /// Where Prometheus metrics are served (`SYNCD_METRICS_BIND`); none by
     /// default. Port 0 picks a free one (tests).
     pub metrics_bind: Option<String>,
+    /// Bytes of rendered answers kept (`SYNCD_ANSWER_CACHE`); 0 keeps none.
+    pub answer_cache: usize,
 }
 
 impl Database {
@@ -72,6 +74,7 @@ impl Default for Server {
             max_connections: None,
             tls: None,
             metrics_bind: None,
+            answer_cache: defaults::ANSWER_CACHE,
         }
     }
 }

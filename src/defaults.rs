@@ -52,6 +52,10 @@ pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Clients (addresses, logins, users) counted at once by the sign-in
 /// lockout (per table) and by the rate limit.
+/// `--answer-cache` / `SYNCD_ANSWER_CACHE`: bytes of rendered answers kept
+/// per process (`views::answers`); 0 keeps none.
+pub const ANSWER_CACHE: usize = 8 * 1024 * 1024;
+
 pub const THROTTLED_KEYS: usize = 100_000;
 
 /// HTTP workers when `--workers` is not given: one per core (two if the

@@ -59,6 +59,16 @@ pub struct Opts {
     )]
     pub max_sync_body: Size,
 
+    /// Rendered answers kept per process, for reads repeated while the data
+    /// has not changed (such as 8MiB; 0 keeps none).
+    #[arg(
+        long,
+        env = "SYNCD_ANSWER_CACHE",
+        default_value_t = Size(defaults::ANSWER_CACHE),
+        value_parser = parse_budget
+    )]
+    pub answer_cache: Size,
+
     /// Connections open at once (default: what the open-file limit leaves
     /// after a reserve for the database and logs; never more than that).
     #[arg(long, env = "SYNCD_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
@@ -126,6 +136,31 @@ impl fmt::Display for Size {
 }
 
 fn parse_size(text: &str) -> Result<Size, String> {
+    let bytes = parse_bytes(text)?;
+    // From the ordinary limit up to 1 GiB.
+    if !(64 * 1024..=1024 * 1024 * 1024).contains(&bytes) {
+        return Err(format!(
+            "{:?}: the size must be from 64KiB to 1024MiB",
+            text.trim()
+        ));
+    }
+    Ok(Size(bytes))
+}
+
+/// The answer cache's budget: 0 (none kept) up to 1 GiB.
+fn parse_budget(text: &str) -> Result<Size, String> {
+    let bytes = parse_bytes(text)?;
+    if bytes > 1024 * 1024 * 1024 {
+        return Err(format!(
+            "{:?}: the size must be at most 1024MiB (0 keeps none)",
+            text.trim()
+        ));
+    }
+    Ok(Size(bytes))
+}
+
+/// A number of bytes, such as 16MiB, 512KiB or 1048576.
+fn parse_bytes(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let bad = || format!("{text:?} is not a size such as 16MiB, 512KiB or 1048576");
     let (number, scale) = if let Some(n) = text.strip_suffix("MiB") {
@@ -137,17 +172,12 @@ fn parse_size(text: &str) -> Result<Size, String> {
     } else {
         (text, 1)
     };
-    let bytes = number
+    number
         .trim()
         .parse::<usize>()
         .map_err(|_| bad())?
         .checked_mul(scale)
-        .ok_or_else(bad)?;
-    // From the ordinary limit up to 1 GiB.
-    if !(64 * 1024..=1024 * 1024 * 1024).contains(&bytes) {
-        return Err(format!("{text:?}: the size must be from 64KiB to 1024MiB"));
-    }
-    Ok(Size(bytes))
+        .ok_or_else(bad)
 }
 
 fn parse_timeout(text: &str) -> Result<Timeout, String> {
@@ -265,6 +295,7 @@ fn server_settings(
         max_connections: Some(cap),
         tls,
         metrics_bind: opts.metrics_bind.clone(),
+        answer_cache: opts.answer_cache.0,
         ..config::Server::default()
     }
 }

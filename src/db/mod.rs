@@ -6,6 +6,7 @@ pub mod models;
 pub mod queries;
 pub mod schema;
 mod timestamp;
+pub mod version;
 
 use std::time::Duration;
 
@@ -137,7 +138,26 @@ pub struct ConnectionManager {
 }
 
 impl ConnectionManager {
-    fn open(&self) -> Result<DbConnection, ConnectionError> {
+    /// Opens connections to `url` with `settings`' per-connection part.
+    pub fn new(url: &str, settings: &PoolSettings) -> Result<ConnectionManager, String> {
+        Ok(ConnectionManager {
+            target: Target::parse(url)?,
+            sqlite_busy_timeout: settings.sqlite_busy_timeout,
+        })
+    }
+
+    /// True for SQLite's `:memory:`, which each connection sees apart.
+    pub fn is_memory(&self) -> bool {
+        self.target.is_memory()
+    }
+
+    /// True for a SQLite database (a file or `:memory:`).
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self.target, Target::Sqlite(_))
+    }
+
+    /// One connection, with the per-connection settings.
+    pub fn open(&self) -> Result<DbConnection, ConnectionError> {
         match &self.target {
             Target::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)?;
@@ -195,11 +215,8 @@ pub enum OpenError {
 /// Connects once (so a bad URL or a down server fails now, with its real
 /// reason), applies pending migrations, and builds the pool.
 pub fn open(url: &str, settings: &PoolSettings) -> Result<DbPool, OpenError> {
-    let target = Target::parse(url).map_err(OpenError::BadUrl)?;
-    let manager = ConnectionManager {
-        target: target.clone(),
-        sqlite_busy_timeout: settings.sqlite_busy_timeout,
-    };
+    let manager = ConnectionManager::new(url, settings).map_err(OpenError::BadUrl)?;
+    let target = manager.target.clone();
     let memory = target.is_memory();
     if let Target::Sqlite(path) = &target
         && !memory

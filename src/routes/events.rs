@@ -11,7 +11,7 @@ use crate::http::auth::Manager;
 use crate::http::errors::ApiError;
 use crate::http::inputs::{BesidePage, FeedQuery};
 use crate::state::{AppState, run_db};
-use crate::views::{lists, render};
+use crate::views::{answers, lists, render};
 
 /// `GET /membership-events`: events by id, ascending, narrowed by
 /// `user_id`, `user_group_id`, `since` and `after_id`, sliced by
@@ -30,13 +30,16 @@ pub async fn list(
         filter,
         with_relations: include.relations(),
     };
-    let first = run_db(&state, move |c| lists::first_chunk(c, feed, range)).await?;
-    Ok(lists::respond(
-        &req,
-        state.into_inner(),
-        format,
-        render::EVENTS,
-        first,
-        move |e, row: &EventRow| render::event(e, row, include),
-    ))
+    answers::kept_or(&req, async {
+        let first = run_db(&state, move |c| lists::first_chunk(c, feed, range)).await?;
+        Ok(lists::respond(
+            &req,
+            state.into_inner(),
+            format,
+            render::EVENTS,
+            first,
+            move |e, row: &EventRow| render::event(e, row, include),
+        ))
+    })
+    .await
 }

@@ -22,7 +22,7 @@ use crate::http::inputs::{BesidePage, MembershipsQuery, PathId};
 use crate::routes::idempotent;
 use crate::routes::membership_body::{self, Side};
 use crate::state::{AppState, read_one, run_db};
-use crate::views::lists;
+use crate::views::{answers, lists};
 use crate::views::{render, respond};
 
 /// `GET /user-group-memberships/{id}`
@@ -31,14 +31,17 @@ pub async fn show(
     state: web::Data<AppState>,
     Manager(_, (format, PathId(id), include)): Manager<(ApiFormat, PathId, Include)>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = read_one(&state, move |c| {
-        Ok(memberships::find(c, id, include.relations())?)
+    answers::kept_or(&req, async {
+        let row = read_one(&state, move |c| {
+            Ok(memberships::find(c, id, include.relations())?)
+        })
+        .await?
+        .ok_or(Refusal::UnknownMembership(id))?;
+        Ok(respond::record(&req, StatusCode::OK, format, |e| {
+            render::membership(e, &row, include)
+        }))
     })
-    .await?
-    .ok_or(Refusal::UnknownMembership(id))?;
-    Ok(respond::record(&req, StatusCode::OK, format, |e| {
-        render::membership(e, &row, include)
-    }))
+    .await
 }
 
 /// `GET /user-group-memberships`
@@ -129,20 +132,23 @@ async fn answer<L: List<Row = MembershipRow>>(
     (range, format): (Range, ApiFormat),
     write: impl Fn(&mut render::Encoder, &MembershipRow) + 'static,
 ) -> Result<HttpResponse, ApiError> {
-    let first = run_db(&state, move |c| {
-        check_parent(c, scope)?;
-        lists::first_chunk(c, list, range)
+    answers::kept_or(req, async {
+        let first = run_db(&state, move |c| {
+            check_parent(c, scope)?;
+            lists::first_chunk(c, list, range)
+        })
+        .await?;
+        let state = state.into_inner();
+        Ok(lists::respond(
+            req,
+            state,
+            format,
+            render::MEMBERSHIPS,
+            first,
+            write,
+        ))
     })
-    .await?;
-    let state = state.into_inner();
-    Ok(lists::respond(
-        req,
-        state,
-        format,
-        render::MEMBERSHIPS,
-        first,
-        write,
-    ))
+    .await
 }
 
 /// `POST /user-group-memberships`

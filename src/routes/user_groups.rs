@@ -20,7 +20,7 @@ use crate::http::inputs::{BesidePage, ListQuery, NameQuery, PathId};
 use crate::routes::idempotent;
 use crate::state::{AppState, read_one, run_db};
 use crate::views::lists;
-use crate::views::{render, respond};
+use crate::views::{answers, render, respond};
 
 /// `GET /user_groups/{id}`
 pub async fn show(
@@ -28,10 +28,13 @@ pub async fn show(
     state: web::Data<AppState>,
     Manager(_, (format, PathId(id), include)): Manager<(ApiFormat, PathId, Include)>,
 ) -> Result<HttpResponse, ApiError> {
-    let group = read_one(&state, move |c| Ok(user_groups::find(c, id)?))
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    Ok(one(&req, StatusCode::OK, format, &group, include))
+    answers::kept_or(&req, async {
+        let group = read_one(&state, move |c| Ok(user_groups::find(c, id)?))
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        Ok(one(&req, StatusCode::OK, format, &group, include))
+    })
+    .await
 }
 
 fn not_found(id: i64) -> ApiError {

@@ -12,7 +12,7 @@ use crate::http::format::ApiFormat;
 use crate::http::inputs::{ListQuery, LoginQuery, PathId};
 use crate::state::{AppState, read_one};
 use crate::views::lists;
-use crate::views::{render, respond};
+use crate::views::{answers, render, respond};
 
 /// `GET /me`: the caller as a user.
 pub async fn me(
@@ -30,12 +30,15 @@ pub async fn show(
     state: web::Data<AppState>,
     Manager(_, (format, PathId(id), include)): Manager<(ApiFormat, PathId, Include)>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = read_one(&state, move |c| Ok(users::find(c, id)?))
-        .await?
-        .ok_or(Refusal::UnknownUser(id))?;
-    Ok(respond::record(&req, StatusCode::OK, format, |e| {
-        render::user(e, &user, include.timestamps)
-    }))
+    answers::kept_or(&req, async {
+        let user = read_one(&state, move |c| Ok(users::find(c, id)?))
+            .await?
+            .ok_or(Refusal::UnknownUser(id))?;
+        Ok(respond::record(&req, StatusCode::OK, format, |e| {
+            render::user(e, &user, include.timestamps)
+        }))
+    })
+    .await
 }
 
 /// `GET /users`

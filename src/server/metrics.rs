@@ -22,6 +22,7 @@ use prometheus_client::registry::Registry;
 
 use crate::db::DbPool;
 use crate::http::errors::DATABASE_ERRORS;
+use crate::views::answers::Answers;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -51,10 +52,13 @@ pub struct Metrics {
     pool_in_use: Gauge,
     pool_idle: Gauge,
     pool: DbPool,
+    kept_answers: Counter,
+    kept_answer_bytes: Gauge,
+    answers: web::Data<Answers>,
 }
 
 impl Metrics {
-    pub fn new(pool: DbPool) -> Metrics {
+    pub fn new(pool: DbPool, answers: web::Data<Answers>) -> Metrics {
         let mut registry = Registry::with_prefix("syncd");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Latencies::new_with_constructor(latency_histogram);
@@ -90,8 +94,22 @@ impl Metrics {
             "Database connections open and idle in the pool",
             pool_idle.clone(),
         );
+        let (kept_answers, kept_answer_bytes) = (Counter::default(), Gauge::default());
+        registry.register(
+            "kept_answers",
+            "Reads answered from a kept answer: the data had not changed since it was made",
+            kept_answers.clone(),
+        );
+        registry.register(
+            "kept_answer_bytes",
+            "Bytes of answers kept (SYNCD_ANSWER_CACHE bounds them)",
+            kept_answer_bytes.clone(),
+        );
         Metrics {
             registry,
+            kept_answers,
+            kept_answer_bytes,
+            answers,
             requests,
             latency,
             throttled,
@@ -143,6 +161,13 @@ impl Metrics {
         if seen > counted {
             self.database_errors.inc_by(seen - counted);
         }
+        let hits = self.answers.hits();
+        let counted = self.kept_answers.get();
+        if hits > counted {
+            self.kept_answers.inc_by(hits - counted);
+        }
+        self.kept_answer_bytes
+            .set(i64::try_from(self.answers.kept().1).unwrap_or(i64::MAX));
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut text, &self.registry);

@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::middleware::{Condition, DefaultHeaders, Logger, Next, from_fn};
 use actix_web::{App, HttpMessage, HttpServer, web};
 
 use crate::config::Config;
-use crate::db::DbPool;
+use crate::db::version::DataVersion;
+use crate::db::{ConnectionManager, DbPool};
 use crate::http::auth::SignedIn;
 use crate::http::body::{BodyDeadline, SyncBodies};
 use crate::http::cross_site;
@@ -27,6 +28,7 @@ use crate::http::format::Format;
 use crate::server::inflight::{CountedBody, InFlight};
 use crate::server::metrics::Metrics;
 use crate::state::AppState;
+use crate::views::answers::Answers;
 
 /// The access log line: address, request line, status, bytes, time, and the
 /// signed-in user's id (`user=-` when nobody signed in). Never a header, so
@@ -44,6 +46,20 @@ fn signed_in_user(res: &ServiceResponse) -> String {
 /// Whether `RUST_LOG` lets the access log's lines through.
 fn access_log_enabled() -> bool {
     log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info)
+}
+
+/// The answers kept for reads (`views::answers`), watching the database
+/// for changes unless the budget is 0 or the URL cannot be read (then
+/// nothing is kept).
+fn kept_answers(config: &Config) -> Answers {
+    let budget = config.server.answer_cache;
+    if budget == 0 {
+        return Answers::new(DataVersion::unknown(), 0);
+    }
+    match ConnectionManager::new(&config.database.url, &config.database.pool) {
+        Ok(manager) => Answers::new(DataVersion::watch(manager), budget),
+        Err(_) => Answers::new(DataVersion::unknown(), 0),
+    }
 }
 
 /// A server bound to its port, ready to run.
@@ -72,16 +88,20 @@ impl Application {
         let sync_bodies = SyncBodies::new(config.guards.max_sync_body, config.guards.sync_slots);
         let inflight = InFlight::new();
         let counter = inflight.clone();
+        let answers = web::Data::new(kept_answers(config));
+        let version = answers.version().clone();
         let metrics = settings
             .metrics_bind
             .as_ref()
-            .map(|_| web::Data::new(Metrics::new(pool.clone())));
+            .map(|_| web::Data::new(Metrics::new(pool.clone(), answers.clone())));
         let recorder = metrics.clone();
         let server = HttpServer::new(move || {
             let counter = counter.clone();
             let recorder = recorder.clone();
+            let version = version.clone();
             App::new()
                 .app_data(state.clone())
+                .app_data(answers.clone())
                 .app_data(body_deadline)
                 .app_data(sync_bodies.clone())
                 .configure(crate::routes::table)
@@ -118,10 +138,19 @@ impl Application {
                     // Counted until the response body is finished or dropped.
                     let guard = counter.enter();
                     let started = std::time::Instant::now();
+                    let writes =
+                        !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
                     let fut = srv.call(req);
                     let recorder = recorder.clone();
+                    let version = version.clone();
                     async move {
                         let res = fut.await?;
+                        if writes {
+                            // Its transaction has committed (or nothing was
+                            // written): answers kept from before it must
+                            // not answer the client's next read.
+                            version.bump();
+                        }
                         if let Some(m) = &recorder {
                             let status = res.status().as_u16();
                             let req = res.request();

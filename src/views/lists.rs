@@ -20,7 +20,7 @@ use crate::http::format::{ApiFormat, Requested};
 use crate::http::inputs::ListQuery;
 use crate::state::{AppState, run_db};
 use crate::views::render::{Encoder, Name};
-use crate::views::respond;
+use crate::views::{answers, respond};
 
 /// Rows fetched per query while streaming.
 pub const CHUNK: i64 = 1000;
@@ -81,15 +81,18 @@ pub async fn whole_table<L: List>(
     list: L,
     write: fn(&mut Encoder, &L::Row, bool),
 ) -> Result<HttpResponse, ApiError> {
-    let first = run_db(&state, move |c| first_chunk(c, list, range)).await?;
-    Ok(respond(
-        &req,
-        state.into_inner(),
-        format,
-        name,
-        first,
-        move |e, row| write(e, row, include.timestamps),
-    ))
+    answers::kept_or(&req, async {
+        let first = run_db(&state, move |c| first_chunk(c, list, range)).await?;
+        Ok(respond(
+            &req,
+            state.into_inner(),
+            format,
+            name,
+            first,
+            move |e, row| write(e, row, include.timestamps),
+        ))
+    })
+    .await
 }
 
 /// Answers with a whole or streamed list.

@@ -2,6 +2,7 @@
 //! complete responses with their ETags (`respond`), the managers' page
 //! (`html`), and the JSON writer.
 
+pub mod answers;
 pub mod html;
 pub mod json;
 pub mod lists;

@@ -52,6 +52,21 @@ impl Running {
         (r.status().as_u16(), r.text().unwrap())
     }
 
+    /// A read after the CLI (another process) wrote: polled until `seen`
+    /// holds or `WITHIN` has passed. On SQLite the first read sees the
+    /// change; on PostgreSQL a server's kept answers notice another
+    /// process's commit within about 100 ms (docs/DEPLOY.md).
+    fn get_after(&self, token: &str, path: &str, seen: impl Fn(&str) -> bool) -> (u16, String) {
+        let since = Instant::now();
+        loop {
+            let (status, body) = self.get(token, path);
+            if seen(&body) || since.elapsed() > WITHIN {
+                return (status, body);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn status(&self, token: &str, path: &str) -> u16 {
         self.get(token, path).0
     }
@@ -228,7 +243,9 @@ fn users_update_changes_the_flag_name_and_email_on_a_running_server() {
         "--email",
         "edward@example.com",
     ]);
-    let (status, body) = s.get(&s.boss, &format!("/users/{id}.xml"));
+    let (status, body) = s.get_after(&s.boss, &format!("/users/{id}.xml"), |b| {
+        b.contains("Edward Example")
+    });
     assert_eq!(status, 200);
     assert!(body.contains("<name>Edward Example</name>"), "{body}");
     assert!(
@@ -239,7 +256,9 @@ fn users_update_changes_the_flag_name_and_email_on_a_running_server() {
 
     // An empty --email removes the address; the name stays.
     s.cli_ok(&["users", "update", "ed", "--email", ""]);
-    let (_, body) = s.get(&s.boss, &format!("/users/{id}.xml"));
+    let (_, body) = s.get_after(&s.boss, &format!("/users/{id}.xml"), |b| {
+        !b.contains("edward@example.com")
+    });
     assert!(body.contains("<email-address nil=\"true\"/>"), "{body}");
     assert!(body.contains("<name>Edward Example</name>"), "{body}");
 
@@ -330,7 +349,9 @@ fn users_delete_removes_the_user_and_its_memberships_on_a_running_server() {
         "{err}"
     );
     assert_eq!(s.status(&s.boss, &format!("/users/{frank}.xml")), 404);
-    let (_, after) = s.get(&s.boss, "/user-group-memberships.xml");
+    let (_, after) = s.get_after(&s.boss, "/user-group-memberships.xml", |b| {
+        memberships_of(b, frank) == 0
+    });
     assert_eq!(memberships_of(&after, frank), 0, "{after}");
     assert_eq!(memberships_of(&after, gina), 1, "others' memberships stay");
     assert_eq!(

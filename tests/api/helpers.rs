@@ -221,6 +221,7 @@ impl TestAppBuilder {
 
     /// Serves this database and pool instead of a fresh one.
     pub fn on(mut self, database: TestDatabase, pool: DbPool) -> Self {
+        self.config.database.url = database.url.clone();
         self.database = Some((database, pool));
         self
     }

@@ -1,6 +1,7 @@
 //! Integration tests: the real server over real HTTP against a fresh database.
 
 mod accounts;
+mod answers;
 mod auth;
 mod backup;
 mod bodies;
