@@ -1,5 +1,6 @@
-//! `syncd backup` (issue 17): an online backup of a SQLite database, taken
-//! while syncd serves writes, restores to a consistent database.
+//! Backups (issue 17), taken while syncd serves writes and restored to a
+//! consistent database: `syncd backup` on SQLite, `pg_dump` and
+//! `pg_restore` on PostgreSQL, as docs/DEPLOY.md says.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,23 +8,58 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde_json::Value;
 
 use crate::cli::{fresh_url, stderr, stdout, syncd};
-use crate::helpers::{Daemon, TestApp, postgres_admin_url};
+use crate::helpers::{Daemon, TestApp, TestDatabase, postgres_admin_url};
+
+/// PostgreSQL's client programs: `SYNCD_PG_BIN` (tests/run.sh sets it), else
+/// the newest `/usr/lib/postgresql/*/bin`.
+fn pg_program(name: &str) -> String {
+    let bin = std::env::var("SYNCD_PG_BIN").ok().filter(|b| !b.is_empty());
+    let bin = bin.unwrap_or_else(|| {
+        let mut dirs: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL binaries in /usr/lib/postgresql")
+            .map(|e| e.unwrap().path())
+            .collect();
+        dirs.sort_by_key(|d| {
+            d.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.parse::<u32>().ok())
+        });
+        format!("{}/bin", dirs.last().unwrap().display())
+    });
+    format!("{bin}/{name}")
+}
+
+/// Runs a PostgreSQL client program; its output, checked.
+fn pg_run(name: &str, args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new(pg_program(name))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(
+        out.status.success(),
+        "{name} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
 
 #[test]
 fn an_online_backup_taken_under_writes_restores_to_a_consistent_database() {
     let (database, url) = fresh_url();
-    if postgres_admin_url().is_some() {
+    let postgres = postgres_admin_url().is_some();
+    if postgres {
         let out = syncd(&url, &["backup", "/nonexistent/backup"]);
         assert!(!out.status.success());
         assert!(stderr(&out).contains("pg_dump"), "{}", stderr(&out));
-        return;
     }
     let pool = syncd::db::open(&url, &syncd::db::PoolSettings::default()).unwrap();
     let app = TestApp::builder().on(database, pool).spawn();
     let users: Vec<i64> = (0..20).map(|i| app.user(&format!("u{i}"))).collect();
     let groups: Vec<i64> = (0..3).map(|i| app.group(&format!("G{i}"))).collect();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("backup.sqlite3");
+    let file = dir
+        .path()
+        .join(if postgres { "backup.dump" } else { "backup.sqlite3" });
     let file = file.to_str().unwrap().to_string();
 
     let writing = AtomicBool::new(true);
@@ -44,23 +80,43 @@ fn an_online_backup_taken_under_writes_restores_to_a_consistent_database() {
             }
         });
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let out = syncd(&url, &["backup", &file]);
+        let out = if postgres {
+            // docs/DEPLOY.md's command.
+            pg_run(
+                "pg_dump",
+                &["--format=custom", "--file", &file, &url],
+            )
+        } else {
+            syncd(&url, &["backup", &file])
+        };
         std::thread::sleep(std::time::Duration::from_millis(200));
         writing.store(false, Ordering::Relaxed);
         out
     });
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), format!("{file}\n"));
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-    }
+    let restored_db;
+    let restored_url = if postgres {
+        // Into a new, empty database, as docs/DEPLOY.md says.
+        restored_db = TestDatabase::new();
+        pg_run(
+            "pg_restore",
+            &["--no-owner", "--dbname", &restored_db.url, &file],
+        );
+        restored_db.url.clone()
+    } else {
+        assert_eq!(stdout(&out), format!("{file}\n"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        format!("sqlite://{file}")
+    };
 
     // Restore: syncd on the copy. Its memberships are exactly what its
     // history adds up to, and the manager's token works there too.
-    let restored = Daemon::start(&format!("sqlite://{file}"));
+    let restored = Daemon::start(&restored_url);
     let client = reqwest::blocking::Client::new();
     let get = |path: &str| -> Vec<Value> {
         let r = client
@@ -95,6 +151,9 @@ fn an_online_backup_taken_under_writes_restores_to_a_consistent_database() {
         }
     }
     assert_eq!(replayed, memberships);
+    if postgres {
+        return;
+    }
 
     // A backup never overwrites a file.
     let again = syncd(&url, &["backup", &file]);
