@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod counts;
 pub mod db;
 pub mod defaults;
 pub mod domain;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use actix_web::web;
 
+use crate::counts::{RateLimit, Shared, SignInFailures};
 use crate::db::queries::idempotency::Sweeper;
 use crate::db::{DbConnection, DbPool};
 use crate::defaults;
@@ -47,8 +48,9 @@ pub struct Guards {
     /// body: read by the server (`client_request_timeout`, and
     /// `http::body::BodyDeadline`), not by the state.
     pub request_timeout: Duration,
-    /// Addresses, and as many logins, the sign-in lockout holds at most
-    /// (tests make it small).
+    /// Addresses, and as many logins, the sign-in lockout holds at most in
+    /// memory, on SQLite (tests make it small). On PostgreSQL the counts are
+    /// rows of `throttle_counts`, bounded by their windows instead.
     pub lockout_keys: usize,
     /// The largest member-set or change-set body (`SYNCD_MAX_SYNC_BODY`),
     /// read by the server (`http::body::SyncBodies`).
@@ -81,29 +83,50 @@ pub struct AppState {
     pub tokens: TokenCache,
     /// Other sites whose pages may post forms here.
     pub allowed_origins: AllowedOrigins,
-    /// Failed password sign-ins, per client address and per login.
-    pub sign_in_failures: Lockout,
-    /// Requests per signed-in user, when `SYNCD_RATE_LIMIT` is set.
-    pub rate_limit: Option<Throttle>,
+    /// Failed password sign-ins, per client address and per login: in
+    /// memory on SQLite, shared by every process on PostgreSQL.
+    pub sign_in_failures: SignInFailures,
+    /// Requests per signed-in user, when `SYNCD_RATE_LIMIT` is set; kept as
+    /// the sign-in failures are.
+    pub rate_limit: Option<RateLimit>,
     /// When this process last swept expired idempotency keys.
     pub idempotency_sweeper: Sweeper,
 }
 
 impl AppState {
-    /// The state `Application::build` shares between its workers.
-    pub fn new(pool: DbPool, guards: &Guards) -> AppState {
-        AppState {
+    /// The state `Application::build` shares between its workers. Asks a
+    /// pooled connection which backend it is: on PostgreSQL the sign-in and
+    /// rate counts are the database's (several processes may serve it), on
+    /// SQLite this process's. Fails when no connection can be had.
+    pub fn new(pool: DbPool, guards: &Guards) -> Result<AppState, diesel::r2d2::PoolError> {
+        let postgres = matches!(*pool.get()?, DbConnection::Postgres(_));
+        let shared = postgres.then(|| Shared::new(pool.clone()));
+        let sign_in_failures = match &shared {
+            Some(counts) => SignInFailures::Shared {
+                limit: guards.auth_failure_limit,
+                counts: counts.clone(),
+            },
+            None => {
+                SignInFailures::Memory(Lockout::new(guards.auth_failure_limit, guards.lockout_keys))
+            }
+        };
+        let rate_limit = guards.rate_limit.map(|limit| match &shared {
+            Some(counts) => RateLimit::Shared {
+                limit,
+                counts: counts.clone(),
+            },
+            None => RateLimit::Memory(Throttle::new(limit, defaults::THROTTLED_KEYS)),
+        });
+        Ok(AppState {
             passwords: PasswordCache::new(PASSWORD_CACHE_TTL, PASSWORD_CACHE_ENTRIES),
             password_checkers: PasswordCheckers::start(PASSWORD_CHECKERS, PASSWORD_CHECKS_QUEUED),
             tokens: TokenCache::new(TOKEN_CACHE_TTL, TOKEN_CACHE_ENTRIES),
             allowed_origins: guards.allowed_origins.clone(),
             pool,
-            sign_in_failures: Lockout::new(guards.auth_failure_limit, guards.lockout_keys),
-            rate_limit: guards
-                .rate_limit
-                .map(|l| Throttle::new(l, defaults::THROTTLED_KEYS)),
+            sign_in_failures,
+            rate_limit,
             idempotency_sweeper: Sweeper::default(),
-        }
+        })
     }
 }
 

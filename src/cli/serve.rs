@@ -209,11 +209,13 @@ fn parse_timeout(text: &str) -> Result<Timeout, String> {
 pub struct GuessingLimits {
     /// Failed sign-ins allowed per client address and per login, as
     /// COUNT/WINDOW; after that, 429 with Retry-After until the window ends.
+    /// On PostgreSQL every process on the database counts together.
     #[arg(long, env = "SYNCD_AUTH_FAILURE_LIMIT", default_value_t = defaults::AUTH_FAILURE_LIMIT)]
     pub auth_failure_limit: Limit,
 
     /// Requests allowed per signed-in user, as COUNT/WINDOW such as 150/5s;
-    /// after that, 429 with Retry-After. Off unless set.
+    /// after that, 429 with Retry-After. Off unless set. On PostgreSQL
+    /// every process on the database counts together (a write per request).
     #[arg(long, env = "SYNCD_RATE_LIMIT")]
     pub rate_limit: Option<Limit>,
 }

@@ -141,7 +141,11 @@ async fn password_sign_in(
 ) -> Result<User, ApiError> {
     let possible = text::Login::parse(&login).is_ok();
     let lockout = &state.sign_in_failures;
-    let attempt = match lockout.begin(address, possible.then(|| login_key(&login))) {
+    // A database that cannot count is 503 here: the attempt is not decided.
+    let attempt = match lockout
+        .begin(address, possible.then(|| login_key(&login)))
+        .await?
+    {
         Ok(attempt) => attempt,
         Err(refusal) => {
             log::debug!(target: EVENTS, "sign-in refused while locked out: {} from {}", login_digest(&login), shown(address));
@@ -158,7 +162,7 @@ async fn password_sign_in(
     };
     match outcome {
         Ok(Ok(user)) => {
-            lockout.succeeded(attempt);
+            lockout.succeeded(attempt).await;
             Ok(user)
         }
         Ok(Err(known)) => {
@@ -181,7 +185,7 @@ async fn password_sign_in(
         }
         Err(e) => {
             // Not decided (database down, checkers busy): not a failure.
-            lockout.abandoned(attempt);
+            lockout.abandoned(attempt).await;
             Err(e)
         }
     }
@@ -271,7 +275,7 @@ fn extract<I: Inputs + 'static>(req: &HttpRequest, role: Role) -> Extracted<(Use
         let user = authenticate(&state, address, creds).await?;
         req.extensions_mut().insert(SignedIn(user.id));
         if let Some(limit) = &state.rate_limit
-            && let Some(wait) = limit.hit(&format!("user:{}", user.id))
+            && let Some(wait) = limit.hit(user.id).await?
         {
             let retry_after = retry_after_secs(wait);
             return Err(ApiError::RateLimited {

@@ -285,7 +285,7 @@ mod tests {
         .unwrap()
         .unwrap();
         drop(c);
-        AppState::new(pool, &Guards::default())
+        AppState::new(pool, &Guards::default()).unwrap()
     }
 
     fn key(k: &str) -> IdempotencyKey {

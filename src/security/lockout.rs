@@ -18,6 +18,11 @@
 //! - Only password sign-ins are counted. API tokens have 256 random bits,
 //!   so guessing them is hopeless; counting them only let a client still
 //!   sending a replaced token lock out everyone behind the same address.
+//!
+//! This is the in-memory count, of one process: what serves a SQLite
+//! database. On PostgreSQL, where several processes may serve one database,
+//! `crate::counts::SignInFailures::Shared` keeps the same guarantees in the
+//! database, for all of them together.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -2,6 +2,9 @@
 //! client address and per login (so guessing passwords is slow), and, when
 //! `SYNCD_RATE_LIMIT` is set, all requests per signed-in user (as Highrise's
 //! "150 requests per 5 seconds per token").
+//!
+//! `Throttle` counts in this process's memory (SQLite); on PostgreSQL the
+//! rate limit is counted in the database instead (`crate::counts`).
 
 use std::fmt;
 use std::str::FromStr;

@@ -83,7 +83,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         let pool_size = pool.max_size() as usize;
         let settings = &config.server;
-        let state = web::Data::new(AppState::new(pool.clone(), &config.guards));
+        let state = AppState::new(pool.clone(), &config.guards).map_err(|e| {
+            std::io::Error::other(format!("cannot reach the database to start: {e}"))
+        })?;
+        let state = web::Data::new(state);
         let body_deadline = BodyDeadline(config.guards.request_timeout);
         let sync_bodies = SyncBodies::new(config.guards.max_sync_body, config.guards.sync_slots);
         let inflight = InFlight::new();

@@ -28,6 +28,7 @@ mod outage;
 mod page;
 mod pairs;
 mod pg_cluster;
+mod shared_counts;
 mod show;
 mod sign_in;
 mod stored_text;

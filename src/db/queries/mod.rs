@@ -7,6 +7,7 @@ pub mod events;
 pub mod idempotency;
 pub mod memberships;
 pub mod sets;
+pub mod throttle_counts;
 pub mod user_groups;
 pub mod users;
 
