@@ -3,6 +3,7 @@
 mod accounts;
 mod auth;
 mod backup;
+mod balancer;
 mod bodies;
 mod cli;
 mod clients;
@@ -27,6 +28,7 @@ mod outage;
 mod page;
 mod pairs;
 mod pg_cluster;
+mod replicas;
 mod show;
 mod sign_in;
 mod stored_text;
