@@ -33,6 +33,9 @@ pub struct Server {
     pub workers: usize,
     /// How long a graceful stop waits for requests in flight.
     pub shutdown_timeout: Duration,
+    /// How long a stop first keeps serving with `/readyz` at 503
+    /// (`SYNCD_DRAIN_TIME`), before the listening socket closes.
+    pub drain_time: Duration,
     /// Connections open at once, all workers together (`None`: actix's
     /// default of 25,000 per worker). `serve` derives it from the
     /// descriptor limit.
@@ -71,6 +74,7 @@ impl Default for Server {
         Server {
             workers: defaults::workers(),
             shutdown_timeout: defaults::SHUTDOWN_TIMEOUT,
+            drain_time: defaults::DRAIN_TIME,
             max_connections: None,
             tls: None,
             metrics_bind: None,

@@ -50,6 +50,15 @@ pub const AUTH_FAILURE_LIMIT: Limit = Limit {
 /// How long a graceful stop waits for the requests in flight.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// `--drain-time` / `SYNCD_DRAIN_TIME`: how long a stopping process keeps
+/// serving, with `/readyz` answering 503, before it closes its listening
+/// socket, so that a load balancer's checks take it out of the rotation
+/// first. None by default: a lone process has no balancer to wait for.
+pub const DRAIN_TIME: Duration = Duration::ZERO;
+
+/// The longest drain `--drain-time` takes.
+pub const MAX_DRAIN_TIME: Duration = Duration::from_secs(600);
+
 /// Clients (addresses, logins, users) counted at once by the sign-in
 /// lockout (per table) and by the rate limit.
 /// `--answer-cache` / `SYNCD_ANSWER_CACHE`: bytes of rendered answers kept

@@ -2,6 +2,8 @@
 //! (`Guards`), and running database work off the async workers (`run_db`,
 //! `read_one`).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::web;
@@ -91,6 +93,24 @@ pub struct AppState {
     pub rate_limit: Option<RateLimit>,
     /// When this process last swept expired idempotency keys.
     pub idempotency_sweeper: Sweeper,
+    /// Set when a stop begins (SIGTERM): `/readyz` answers 503 from then on.
+    pub stopping: Stopping,
+}
+
+/// Whether this process is stopping: set once by the server on SIGTERM or
+/// Ctrl-C, read by `/readyz` and by the middleware that closes connections
+/// after their response while draining. Shared, so cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Stopping(Arc<AtomicBool>);
+
+impl Stopping {
+    pub fn begin(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl AppState {
@@ -126,6 +146,7 @@ impl AppState {
             sign_in_failures,
             rate_limit,
             idempotency_sweeper: Sweeper::default(),
+            stopping: Stopping::default(),
         })
     }
 }

@@ -11,8 +11,9 @@
 #      playwright-core from npm (tests/browser), against the real binary.
 # It installs what the tests need first (curl; libpq-dev and pkg-config to
 # build; python3-venv for the ActiveResource client test, which puts
-# pyactiveresource from PyPI in target/pyenv; chromium; playwright-core
-# with `npm ci`). Without PostgreSQL
+# pyactiveresource from PyPI in target/pyenv; haproxy for the replica
+# tests of pass 2, which start their own haproxy process on 127.0.0.1,
+# never the system service; chromium; playwright-core with `npm ci`). Without PostgreSQL
 # binaries it says what it skipped, and why. SYNCD_SKIP_BROWSER=1 skips pass 3
 # (and says so).
 set -euo pipefail
@@ -26,6 +27,8 @@ command -v curl >/dev/null 2>&1 || need_packages+=(curl)
 command -v pkg-config >/dev/null 2>&1 || need_packages+=(pkg-config)
 # tests/api/clients.rs makes a virtual environment for pyactiveresource.
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_packages+=(python3-venv)
+# tests/api/replicas.rs puts three syncd behind HAProxy (tests/api/balancer.rs).
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need_packages+=(haproxy)
 if [ "${SYNCD_SKIP_BROWSER:-}" != 1 ]; then
   [ -x /usr/bin/chromium ] || need_packages+=(chromium)
   command -v npm >/dev/null 2>&1 || need_packages+=(nodejs npm)

@@ -18,7 +18,7 @@ use crate::defaults;
 use crate::http::cross_site::AllowedOrigins;
 use crate::security::secrets::{generate_token, token_digest};
 use crate::security::throttle::Limit;
-use crate::server::{Application, descriptors};
+use crate::server::{Application, Signals, descriptors};
 use crate::state::Guards;
 
 #[derive(Args, Debug, Clone)]
@@ -48,6 +48,18 @@ pub struct Opts {
         value_parser = parse_timeout
     )]
     pub request_timeout: Timeout,
+
+    /// On SIGTERM or Ctrl-C, keep serving this long (such as 1s or 500ms)
+    /// with /readyz answering 503, so that a load balancer's health checks
+    /// take this process out of the rotation before it stops accepting
+    /// connections; then finish the requests in flight and exit.
+    #[arg(
+        long,
+        env = "SYNCD_DRAIN_TIME",
+        default_value_t = Timeout(defaults::DRAIN_TIME),
+        value_parser = parse_drain_time
+    )]
+    pub drain_time: Timeout,
 
     /// The largest member-set or change-set body (such as 16MiB, 512KiB or
     /// a number of bytes); every other body is limited to 64 KiB.
@@ -180,8 +192,9 @@ fn parse_bytes(text: &str) -> Result<usize, String> {
         .ok_or_else(bad)
 }
 
-fn parse_timeout(text: &str) -> Result<Timeout, String> {
-    let text = text.trim();
+/// A time such as `10s` or `500ms` (a bare number is seconds), in
+/// milliseconds.
+fn parse_millis(text: &str) -> Result<u64, String> {
     let bad = || format!("{text:?} is not a time such as 10s or 500ms");
     let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
         (n, 1)
@@ -190,12 +203,29 @@ fn parse_timeout(text: &str) -> Result<Timeout, String> {
     } else {
         (text, 1000)
     };
-    let ms = number
+    number
         .trim()
         .parse::<u64>()
         .map_err(|_| bad())?
         .checked_mul(scale)
-        .ok_or_else(bad)?;
+        .ok_or_else(bad)
+}
+
+fn parse_drain_time(text: &str) -> Result<Timeout, String> {
+    let text = text.trim();
+    let ms = parse_millis(text)?;
+    if u128::from(ms) > defaults::MAX_DRAIN_TIME.as_millis() {
+        return Err(format!(
+            "{text:?}: the drain time must be from 0s to {}",
+            Timeout(defaults::MAX_DRAIN_TIME)
+        ));
+    }
+    Ok(Timeout(Duration::from_millis(ms)))
+}
+
+fn parse_timeout(text: &str) -> Result<Timeout, String> {
+    let text = text.trim();
+    let ms = parse_millis(text)?;
     if !(100..=3_600_000).contains(&ms) {
         return Err(format!(
             "{text:?}: the timeout must be from 100ms to 1 hour"
@@ -252,13 +282,16 @@ pub fn run(database: &DatabaseOptions, opts: Opts) -> anyhow::Result<()> {
             ..Guards::default()
         },
     };
-    log::info!("syncd listening on {scheme}://{addr}");
     actix_rt::System::new().block_on(async move {
+        // Before the line that says it listens: a SIGTERM sent as soon as
+        // it is read stops syncd gracefully rather than killing it.
+        let signals = Signals::listen();
         let app = Application::build(listener, &config, pool)?;
+        log::info!("syncd listening on {scheme}://{addr}");
         if let Some(addr) = app.metrics_addr() {
             log::info!("syncd metrics on http://{addr}/metrics");
         }
-        app.run_until_stopped().await
+        app.run_until_stopped(signals).await
     })?;
     log::info!("syncd stopped");
     Ok(())
@@ -298,6 +331,7 @@ fn server_settings(
         tls,
         metrics_bind: opts.metrics_bind.clone(),
         answer_cache: opts.answer_cache.0,
+        drain_time: opts.drain_time.0,
         ..config::Server::default()
     }
 }
@@ -338,4 +372,34 @@ fn create_first_manager(pool: &DbPool, addr: SocketAddr, scheme: &str) -> anyhow
          Add users with `syncd users create LOGIN`, and a new token with `syncd users token admin`.\n"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drain_times_from_none_to_ten_minutes() {
+        assert_eq!(parse_drain_time("0s"), Ok(Timeout(Duration::ZERO)));
+        assert_eq!(parse_drain_time("0"), Ok(Timeout(Duration::ZERO)));
+        assert_eq!(
+            parse_drain_time("500ms"),
+            Ok(Timeout(Duration::from_millis(500)))
+        );
+        assert_eq!(
+            parse_drain_time(" 2s "),
+            Ok(Timeout(Duration::from_secs(2)))
+        );
+        assert_eq!(
+            parse_drain_time("600s"),
+            Ok(Timeout(Duration::from_secs(600)))
+        );
+        assert!(
+            parse_drain_time("601s")
+                .unwrap_err()
+                .contains("from 0s to 600s")
+        );
+        assert!(parse_drain_time("soon").unwrap_err().contains("not a time"));
+        assert_eq!(Timeout(defaults::DRAIN_TIME).to_string(), "0s");
+    }
 }

@@ -27,7 +27,7 @@ use crate::http::format;
 use crate::http::format::Format;
 use crate::server::inflight::{CountedBody, InFlight};
 use crate::server::metrics::Metrics;
-use crate::state::AppState;
+use crate::state::{AppState, Stopping};
 use crate::views::answers::Answers;
 
 /// The access log line: address, request line, status, bytes, time, and the
@@ -68,6 +68,9 @@ pub struct Application {
     port: u16,
     inflight: InFlight,
     shutdown_timeout: Duration,
+    drain_time: Duration,
+    /// Set when a stop begins; `/readyz` reads it.
+    stopping: Stopping,
     /// The metrics server and its port, when `SYNCD_METRICS_BIND` is set.
     metrics: Option<(Server, std::net::SocketAddr)>,
 }
@@ -87,6 +90,8 @@ impl Application {
             std::io::Error::other(format!("cannot reach the database to start: {e}"))
         })?;
         let state = web::Data::new(state);
+        let stopping = state.stopping.clone();
+        let draining = stopping.clone();
         let body_deadline = BodyDeadline(config.guards.request_timeout);
         let sync_bodies = SyncBodies::new(config.guards.max_sync_body, config.guards.sync_slots);
         let inflight = InFlight::new();
@@ -102,6 +107,7 @@ impl Application {
             let counter = counter.clone();
             let recorder = recorder.clone();
             let version = version.clone();
+            let draining = draining.clone();
             App::new()
                 .app_data(state.clone())
                 .app_data(answers.clone())
@@ -146,13 +152,24 @@ impl Application {
                     let fut = srv.call(req);
                     let recorder = recorder.clone();
                     let version = version.clone();
+                    let draining = draining.clone();
                     async move {
-                        let res = fut.await?;
+                        let mut res = fut.await?;
                         if writes {
                             // Its transaction has committed (or nothing was
                             // written): answers kept from before it must
                             // not answer the client's next read.
                             version.bump();
+                        }
+                        if draining.is_set() {
+                            // Stopping: whoever kept this connection open
+                            // (a client, or a balancer that reuses its
+                            // connections) opens a new one for its next
+                            // request, which goes elsewhere, instead of
+                            // sending it on a connection about to close.
+                            res.response_mut()
+                                .head_mut()
+                                .set_connection_type(actix_web::http::ConnectionType::Close);
                         }
                         if let Some(m) = &recorder {
                             let status = res.status().as_u16();
@@ -204,6 +221,8 @@ impl Application {
             port,
             inflight,
             shutdown_timeout: settings.shutdown_timeout,
+            drain_time: settings.drain_time,
+            stopping,
             metrics,
         })
     }
@@ -222,15 +241,39 @@ impl Application {
         self.server.handle()
     }
 
-    /// Runs until stopped; SIGTERM and Ctrl-C finish the requests in flight
-    /// first.
-    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+    /// Runs until stopped. On SIGTERM or Ctrl-C: first the drain (the
+    /// drain time, none by default), serving everything as before while
+    /// `/readyz` answers 503 and every response closes its connection, so
+    /// that a load balancer takes this process out of its rotation (a
+    /// second signal ends the drain); then no new connections are taken,
+    /// the requests in flight finish (at most the shutdown timeout), and
+    /// the server stops, closing its listening socket. `signals` are
+    /// listened for from before the caller says it listens.
+    pub async fn run_until_stopped(mut self, mut signals: Signals) -> std::io::Result<()> {
         let metrics = self.start_metrics();
         let handle = self.server.handle();
         let inflight = self.inflight.clone();
         let timeout = self.shutdown_timeout;
+        let drain = self.drain_time;
+        let stopping = self.stopping.clone();
         actix_rt::spawn(async move {
-            wait_for_shutdown_signal().await;
+            signals.next().await;
+            stopping.begin();
+            if !drain.is_zero() {
+                log::info!(
+                    "stopping: /readyz answers 503; serving for {} ms more (the drain time) \
+                     before refusing new connections",
+                    drain.as_millis()
+                );
+                let ended = futures_util::future::select(
+                    Box::pin(actix_rt::time::sleep(drain)),
+                    Box::pin(signals.next()),
+                )
+                .await;
+                if let futures_util::future::Either::Right(_) = ended {
+                    log::info!("stopping: a second signal ends the drain");
+                }
+            }
             log::info!(
                 "stopping: finishing {} requests in flight",
                 inflight.count()
@@ -287,17 +330,45 @@ fn metrics_server(
     Ok((server, addr))
 }
 
-async fn wait_for_shutdown_signal() {
-    use actix_rt::signal::unix::{SignalKind, signal};
-    let ctrl_c = Box::pin(actix_rt::signal::ctrl_c());
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            let term = Box::pin(async move { term.recv().await });
-            futures_util::future::select(ctrl_c, term).await;
+/// SIGTERM and SIGINT (Ctrl-C), caught from the moment `listen` is
+/// called (inside the runtime, before `serve` says it listens, so that
+/// whoever waits for that line may stop it at once) until the process
+/// ends, so that a second one can cut the drain short.
+pub struct Signals {
+    term: Option<actix_rt::signal::unix::Signal>,
+    interrupt: Option<actix_rt::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Installs the handlers now (within the actix runtime).
+    pub fn listen() -> Signals {
+        use actix_rt::signal::unix::{SignalKind, signal};
+        let listen = |kind| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                log::warn!("cannot catch signal {}: {e}", kind.as_raw_value());
+                None
+            }
+        };
+        Signals {
+            term: listen(SignalKind::terminate()),
+            interrupt: listen(SignalKind::interrupt()),
         }
-        Err(_) => {
-            let _ = ctrl_c.await;
+    }
+
+    /// The next SIGTERM or SIGINT.
+    async fn next(&mut self) {
+        async fn recv(s: &mut Option<actix_rt::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
         }
+        let term = Box::pin(recv(&mut self.term));
+        let interrupt = Box::pin(recv(&mut self.interrupt));
+        futures_util::future::select(term, interrupt).await;
     }
 }
 

@@ -57,9 +57,11 @@ fn an_online_backup_taken_under_writes_restores_to_a_consistent_database() {
     let users: Vec<i64> = (0..20).map(|i| app.user(&format!("u{i}"))).collect();
     let groups: Vec<i64> = (0..3).map(|i| app.group(&format!("G{i}"))).collect();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir
-        .path()
-        .join(if postgres { "backup.dump" } else { "backup.sqlite3" });
+    let file = dir.path().join(if postgres {
+        "backup.dump"
+    } else {
+        "backup.sqlite3"
+    });
     let file = file.to_str().unwrap().to_string();
 
     let writing = AtomicBool::new(true);
@@ -82,10 +84,7 @@ fn an_online_backup_taken_under_writes_restores_to_a_consistent_database() {
         std::thread::sleep(std::time::Duration::from_millis(300));
         let out = if postgres {
             // docs/DEPLOY.md's command.
-            pg_run(
-                "pg_dump",
-                &["--format=custom", "--file", &file, &url],
-            )
+            pg_run("pg_dump", &["--format=custom", "--file", &file, &url])
         } else {
             syncd(&url, &["backup", &file])
         };

@@ -448,7 +448,8 @@ pub fn run_with_stdin(database_url: &str, args: &[&str], input: &[u8]) -> std::p
 pub struct Daemon {
     pub child: Child,
     pub address: String,
-    stderr: Arc<Mutex<String>>,
+    /// Everything it wrote on stderr so far (`stderr()` copies it).
+    pub stderr: Arc<Mutex<String>>,
 }
 
 pub fn syncd_command(database_url: &str) -> Command {
@@ -501,11 +502,24 @@ impl Daemon {
         Daemon::start_command(cmd)
     }
 
+    /// `start_with` on a given address (such as `127.0.0.1:3001`): a
+    /// replica behind a balancer, restarted on the port it names.
+    pub fn start_on(database_url: &str, bind: &str, env: &[(&str, &str)]) -> Daemon {
+        let mut cmd = syncd_command(database_url);
+        cmd.envs(env.iter().copied());
+        Daemon::start_command_on(cmd, bind)
+    }
+
     /// Runs `cmd` (a `syncd_command*`) as `serve` on a random port and waits
     /// until it says where it listens (`http://...` or `https://...`).
-    pub fn start_command(mut cmd: Command) -> Daemon {
+    pub fn start_command(cmd: Command) -> Daemon {
+        Daemon::start_command_on(cmd, "127.0.0.1:0")
+    }
+
+    /// `start_command` on `bind`.
+    pub fn start_command_on(mut cmd: Command, bind: &str) -> Daemon {
         let mut child = cmd
-            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(["serve", "--bind", bind])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -264,3 +264,97 @@ fn sigterm_finishes_a_request_in_flight_then_exits_0() {
     );
     assert_eq!(daemon.signal_and_wait_exit(), 0);
 }
+
+/// Sends `signal` to the daemon, which goes on running.
+fn send_signal(daemon: &Daemon, signal: &str) {
+    let pid = daemon.pid().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// Waits until the daemon's stderr holds `text`.
+fn wait_for_log(daemon: &Daemon, text: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !daemon.stderr().contains(text) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {text:?} in:\n{}",
+            daemon.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn sigterm_with_a_drain_time_answers_readyz_503_but_serves_until_it_ends() {
+    let database = crate::helpers::TestDatabase::new();
+    let url = database.url.clone();
+    let token = crate::cli::create_manager(&url, "boss");
+    let daemon = Daemon::start_with(&url, &[("SYNCD_DRAIN_TIME", "2s"), ("RUST_LOG", "info")]);
+    let client = reqwest::blocking::Client::new();
+    let get = |path: &str| {
+        client
+            .get(format!("{}{path}", daemon.address))
+            .header("X-API-KEY", &token)
+            .send()
+            .unwrap()
+    };
+    let r = get("/readyz");
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("connection").is_none(), "kept alive");
+
+    let signalled = std::time::Instant::now();
+    send_signal(&daemon, "-TERM");
+    wait_for_log(&daemon, "stopping: /readyz answers 503");
+    let r = get("/readyz");
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers().get("retry-after").unwrap(), "2");
+    assert_eq!(r.text().unwrap(), "not ready: stopping\n");
+    // Everything else is served as before, each answer closing its
+    // connection, so that a client's next request goes elsewhere.
+    assert_eq!(get("/healthz").status(), 200);
+    let r = get("/me.xml");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers().get("connection").unwrap(), "close");
+    let r = client
+        .post(format!("{}/user_groups.xml", daemon.address))
+        .header("X-API-KEY", &token)
+        .header("Content-Type", "application/xml")
+        .body("<user-group><name>Late</name></user-group>")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let addr = daemon.address.trim_start_matches("http://").to_string();
+    assert_eq!(daemon.signal_and_wait_exit(), 0);
+    let took = signalled.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(1900),
+        "stopped {took:?} after SIGTERM, before the drain ended"
+    );
+    assert!(
+        std::net::TcpStream::connect(&addr).is_err(),
+        "the listening socket is closed"
+    );
+    let groups = crate::cli::stdout(&crate::cli::syncd(&url, &["groups", "list"]));
+    assert!(groups.contains("Late"), "{groups}");
+}
+
+#[test]
+fn a_second_signal_ends_the_drain_at_once() {
+    let database = crate::helpers::TestDatabase::new();
+    let url = database.url.clone();
+    let daemon = Daemon::start_with(&url, &[("SYNCD_DRAIN_TIME", "60s"), ("RUST_LOG", "info")]);
+    let signalled = std::time::Instant::now();
+    send_signal(&daemon, "-TERM");
+    wait_for_log(&daemon, "stopping: /readyz answers 503");
+    send_signal(&daemon, "-INT");
+    wait_for_log(&daemon, "stopping: a second signal ends the drain");
+    assert_eq!(daemon.signal_and_wait_exit(), 0);
+    assert!(signalled.elapsed() < std::time::Duration::from_secs(10));
+}
