@@ -181,9 +181,7 @@ impl SqliteWatch {
             }
         }
         let read = match self.conn.as_mut() {
-            Some(DbConnection::Sqlite(c)) => diesel::sql_query("PRAGMA data_version")
-                .get_result::<SqliteVersion>(c)
-                .map(|v| v.data_version),
+            Some(DbConnection::Sqlite(c)) => DataVersionPragma.get_result::<i64>(c),
             _ => return None,
         };
         match read {
@@ -269,11 +267,27 @@ fn poll(weak: Weak<Inner>, manager: ConnectionManager) {
     }
 }
 
-#[derive(diesel::QueryableByName)]
-struct SqliteVersion {
-    #[diesel(sql_type = BigInt)]
-    data_version: i64,
+/// `PRAGMA data_version` as a query with a static id, so that Diesel keeps
+/// its prepared statement: `sql_query` prepares its text again on every
+/// call, and this runs on every read.
+#[derive(diesel::query_builder::QueryId, Clone, Copy)]
+struct DataVersionPragma;
+
+impl diesel::query_builder::Query for DataVersionPragma {
+    type SqlType = BigInt;
 }
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for DataVersionPragma {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("PRAGMA data_version");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::sqlite::SqliteConnection> for DataVersionPragma {}
 
 #[derive(diesel::QueryableByName)]
 struct PostgresSnapshot {
@@ -293,5 +307,27 @@ mod tests {
         let before = memory.current().unwrap();
         memory.bump();
         assert_eq!(memory.current(), Some(before + 1));
+    }
+
+    #[test]
+    fn a_sqlite_file_version_moves_with_any_other_connections_commit_and_only_then() {
+        use diesel::connection::SimpleConnection;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("version.sqlite3");
+        let settings = crate::db::PoolSettings::default();
+        let manager = ConnectionManager::new(path.to_str().unwrap(), &settings).unwrap();
+        let mut writer = manager.open().unwrap();
+        writer.batch_execute("CREATE TABLE t (x INTEGER)").unwrap();
+        let version = DataVersion::watch(manager.clone());
+        let first = version.current().unwrap();
+        assert_eq!(version.current(), Some(first), "nothing committed");
+        writer.batch_execute("INSERT INTO t VALUES (1)").unwrap();
+        let second = version.current().unwrap();
+        assert_ne!(second, first, "a commit by another connection");
+        assert_eq!(version.current(), Some(second));
+        // Another process's connection is another connection too.
+        let mut other = manager.open().unwrap();
+        other.batch_execute("DELETE FROM t").unwrap();
+        assert_ne!(version.current(), Some(second));
     }
 }
