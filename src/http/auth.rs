@@ -75,6 +75,18 @@ pub fn read_credentials(headers: &HeaderMap) -> Option<SentCredentials> {
     None
 }
 
+/// Only `Authorization: Bearer TOKEN`, as SCIM clients send it (API.md 9:
+/// X-API-KEY and Basic do not sign in under `/scim/`).
+pub fn read_bearer(headers: &HeaderMap) -> Option<SentCredentials> {
+    if headers.contains_key("x-api-key") {
+        return None;
+    }
+    match read_credentials(headers)? {
+        SentCredentials::Token(token) => Some(SentCredentials::Token(token)),
+        SentCredentials::Basic { .. } => None,
+    }
+}
+
 /// The signed-in user's id, kept in the request's extensions for the
 /// access log.
 #[derive(Debug, Clone, Copy)]
@@ -264,8 +276,16 @@ enum Role {
 /// Signs the caller in (401, 429), checks the role (403), then parses the
 /// handler's inputs: the one body of both extractors below.
 fn extract<I: Inputs + 'static>(req: &HttpRequest, role: Role) -> Extracted<(User, I)> {
+    extract_from(req, role, read_credentials(req.headers()))
+}
+
+/// [`extract`] with the credentials already read (`None`: 401).
+fn extract_from<I: Inputs + 'static>(
+    req: &HttpRequest,
+    role: Role,
+    creds: Option<SentCredentials>,
+) -> Extracted<(User, I)> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let creds = read_credentials(req.headers());
     let address = req.peer_addr().map(|a| a.ip());
     let req = req.clone();
     Box::pin(async move {
@@ -323,6 +343,24 @@ impl<I: Inputs + 'static> FromRequest for Manager<I> {
         Box::pin(async move {
             let (user, inputs) = signed_in.await?;
             Ok(Manager(user, inputs))
+        })
+    }
+}
+
+/// A User Group Manager signed in with a bearer token, as SCIM requires
+/// (401 for any other credentials, 403 for anyone else), and the
+/// handler's inputs.
+pub struct ScimManager<I = ()>(pub User, pub I);
+
+impl<I: Inputs + 'static> FromRequest for ScimManager<I> {
+    type Error = ApiError;
+    type Future = Extracted<ScimManager<I>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let signed_in = extract_from(req, Role::Manager, read_bearer(req.headers()));
+        Box::pin(async move {
+            let (user, inputs) = signed_in.await?;
+            Ok(ScimManager(user, inputs))
         })
     }
 }

@@ -74,6 +74,14 @@ pub enum ApiError {
     /// The cause has been logged where it happened.
     #[error("internal error")]
     Internal,
+    /// A SCIM request refused with one of SCIM's error types (RFC 7644
+    /// 3.12: `invalidFilter`, `invalidValue`, `uniqueness`, ...).
+    #[error("SCIM error")]
+    Scim {
+        status: StatusCode,
+        scim_type: &'static str,
+        detail: String,
+    },
 }
 
 impl ApiError {
@@ -89,6 +97,15 @@ impl ApiError {
         ApiError::NotFound(message.into())
     }
 
+    /// A SCIM refusal: `status` with `scimType` and `detail`.
+    pub fn scim(status: StatusCode, scim_type: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::Scim {
+            status,
+            scim_type,
+            detail: detail.into(),
+        }
+    }
+
     /// The plain words shown to the client, one per problem.
     pub fn messages(&self) -> Vec<String> {
         match self {
@@ -102,6 +119,7 @@ impl ApiError {
             | ApiError::UnsupportedMediaType(m)
             | ApiError::Conflict(m)
             | ApiError::PreconditionFailed(m) => vec![m.clone()],
+            ApiError::Scim { detail, .. } => vec![detail.clone()],
             ApiError::MethodNotAllowed { allow } => {
                 vec![format!("This resource only allows {allow}.")]
             }
@@ -160,6 +178,10 @@ impl ApiError {
     pub fn render(&self, format: Format) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         match self {
+            // SCIM takes a bearer token only (API.md 9).
+            ApiError::Unauthorized if format == Format::Scim => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"Syncd SCIM\""));
+            }
             ApiError::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"Syncd\""));
             }
@@ -182,6 +204,9 @@ impl ApiError {
         }
         let messages = self.messages();
         match format {
+            Format::Scim => response
+                .content_type(Format::Scim.content_type())
+                .body(self.scim_error(&messages).to_string()),
             Format::Json => response
                 .content_type(Format::Json.content_type())
                 .body(serde_json::json!({ "errors": messages }).to_string()),
@@ -194,6 +219,29 @@ impl ApiError {
                 .content_type(Format::Xml.content_type())
                 .body(errors_xml(&messages)),
         }
+    }
+}
+
+impl ApiError {
+    /// SCIM's error document (RFC 7644 3.12): the status as a string, the
+    /// `scimType` where SCIM has one, the messages as `detail`.
+    fn scim_error(&self, messages: &[String]) -> serde_json::Value {
+        let status = self.status_code();
+        let scim_type = match self {
+            ApiError::Scim { scim_type, .. } => Some(*scim_type),
+            ApiError::BadRequest(_) | ApiError::Unprocessable(_) => Some("invalidValue"),
+            ApiError::PreconditionFailed(_) => Some("invalidVers"),
+            _ => None,
+        };
+        let mut error = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+            "status": status.as_u16().to_string(),
+            "detail": messages.join(" "),
+        });
+        if let Some(t) = scim_type {
+            error["scimType"] = t.into();
+        }
+        error
     }
 }
 
@@ -233,6 +281,7 @@ impl ResponseError for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Scim { status, .. } => *status,
         }
     }
 

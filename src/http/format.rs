@@ -15,6 +15,9 @@ pub enum Format {
     Xml,
     Json,
     Html,
+    /// SCIM 2.0's JSON (API.md 9), for everything under `/scim/`: never
+    /// negotiated, chosen by the path.
+    Scim,
 }
 
 impl Format {
@@ -23,6 +26,7 @@ impl Format {
             Format::Xml => "application/xml; charset=utf-8",
             Format::Json => "application/json; charset=utf-8",
             Format::Html => "text/html; charset=utf-8",
+            Format::Scim => "application/scim+json",
         }
     }
 
@@ -31,6 +35,7 @@ impl Format {
             Format::Xml => "xml",
             Format::Json => "json",
             Format::Html => "html",
+            Format::Scim => "scim",
         }
     }
 
@@ -39,6 +44,7 @@ impl Format {
             Format::Xml => &["application/xml", "text/xml"],
             Format::Json => &["application/json"],
             Format::Html => &["text/html"],
+            Format::Scim => &["application/scim+json"],
         }
     }
 }
@@ -57,6 +63,9 @@ pub enum Requested {
     UnknownExtension(String),
     /// No extension: the `Accept` header, if any.
     Accept(Option<String>),
+    /// A path under `/scim/`: SCIM's JSON, whatever the path looks like
+    /// (schema ids such as `...:core:2.0:User` hold dots).
+    Scim,
 }
 
 impl Requested {
@@ -67,6 +76,7 @@ impl Requested {
         match self {
             Requested::Extension(f) => *f,
             Requested::Accept(Some(accept)) => choose(accept, ALL_FORMATS).unwrap_or(Format::Xml),
+            Requested::Scim => Format::Scim,
             _ => Format::Xml,
         }
     }
@@ -76,6 +86,9 @@ impl Requested {
 /// router, and returns what the request asked for.
 pub fn strip_extension(req: &mut ServiceRequest) -> Requested {
     let path = req.path();
+    if path == "/scim" || path.starts_with("/scim/") {
+        return Requested::Scim;
+    }
     let segment_start = path.rfind('/').map_or(0, |i| i + 1);
     let dot = match path[segment_start..].rfind('.') {
         // `/.xml` or `/.hidden` is no extension.
@@ -185,7 +198,8 @@ fn negotiate_requested(
         Requested::UnknownExtension(ext) => Err(NotAcceptable(format!(
             "syncd does not serve .{ext}: ask for {names}."
         ))),
-        Requested::Accept(None) => Ok(supported[0]),
+        // (No API handler is routed under `/scim/`.)
+        Requested::Accept(None) | Requested::Scim => Ok(supported[0]),
         Requested::Accept(Some(accept)) => choose(&accept, supported).ok_or_else(|| {
             NotAcceptable(format!(
                 "None of the types in Accept is served here: ask for {}.",

@@ -207,8 +207,11 @@ fn api_format(req: &HttpRequest, supported: &[Format]) -> Result<ApiFormat, ApiE
     match negotiate(req, supported)? {
         Format::Xml => Ok(ApiFormat::Xml),
         Format::Json => Ok(ApiFormat::Json),
-        Format::Html => {
-            log::error!("an HTML request reached an API handler: {}", req.path());
+        Format::Html | Format::Scim => {
+            log::error!(
+                "an HTML or SCIM request reached an API handler: {}",
+                req.path()
+            );
             Err(ApiError::Internal)
         }
     }

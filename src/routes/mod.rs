@@ -11,6 +11,7 @@ pub mod membership_body;
 pub mod memberships;
 pub mod page;
 pub mod pairs;
+pub mod scim;
 pub mod user_groups;
 pub mod users;
 
@@ -27,6 +28,37 @@ pub fn table(cfg: &mut web::ServiceConfig) {
     use user_groups as groups;
     resource(cfg, "/healthz", "GET, HEAD", vec![read(health::healthz)]);
     resource(cfg, "/readyz", "GET, HEAD", vec![read(health::readyz)]);
+    // SCIM 2.0 for identity providers (API.md 9).
+    resource(
+        cfg,
+        "/scim/v2/ServiceProviderConfig",
+        "GET, HEAD",
+        vec![read(scim::service_provider_config)],
+    );
+    resource(
+        cfg,
+        "/scim/v2/Users",
+        "GET, HEAD, POST",
+        vec![read(scim::users), web::post().to(scim::create_user)],
+    );
+    resource(
+        cfg,
+        "/scim/v2/Users/{id}",
+        "GET, HEAD, DELETE",
+        vec![read(scim::user), web::delete().to(scim::delete_user)],
+    );
+    resource(
+        cfg,
+        "/scim/v2/Groups",
+        "GET, HEAD, POST",
+        vec![read(scim::groups), web::post().to(scim::create_group)],
+    );
+    resource(
+        cfg,
+        "/scim/v2/Groups/{id}",
+        "GET, HEAD, DELETE",
+        vec![read(scim::group), web::delete().to(scim::delete_group)],
+    );
     resource(
         cfg,
         "/user-group-memberships",

@@ -198,6 +198,7 @@ fn key(req: &HttpRequest) -> String {
         Some(Requested::Extension(f)) => format!(".{}", f.extension()),
         Some(Requested::UnknownExtension(e)) => format!(".?{e}"),
         Some(Requested::Accept(a)) => format!("accept:{}", a.as_deref().unwrap_or("")),
+        Some(Requested::Scim) => "scim".to_string(),
         None => String::new(),
     };
     format!("{how}\n{}\n{}", req.path(), req.query_string())

@@ -8,3 +8,4 @@ pub mod json;
 pub mod lists;
 pub mod render;
 pub mod respond;
+pub mod scim;

@@ -151,6 +151,7 @@ pub fn add(
                 created_at: at,
             })
             .execute(c)?;
+        touch_groups(c, [user_group_id])?;
         Ok(Membership {
             id,
             user_id,
@@ -170,10 +171,13 @@ pub fn add(
 /// "History (issue 14)"). The event's trigger sees the new membership (a
 /// volatile function sees what its own statement did before it), and the
 /// deferred check that the membership has its event runs at the
-/// statement's end.
+/// statement's end. The group's version moves in the same statement
+/// (`touch_groups`).
 const ADD_WITH_EVENT: &str = "WITH m AS (\
     INSERT INTO user_group_memberships (user_id, user_group_id, created_at, updated_at) \
-    VALUES ($1, $2, $3, $3) RETURNING id) \
+    VALUES ($1, $2, $3, $3) RETURNING id), \
+    g AS (UPDATE user_groups SET version = version + 1 \
+    WHERE id = $2 AND EXISTS (SELECT 1 FROM m)) \
     INSERT INTO membership_events \
     (action, membership_id, user_id, user_group_id, actor_id, via, created_at) \
     SELECT $6, m.id, $1, $2, $4, $5, $3 FROM m RETURNING membership_id AS id";
@@ -268,7 +272,10 @@ pub fn remove(conn: &mut DbConnection, id: i64, by: Changer) -> QueryResult<bool
         if removed_events_of!(of, by, at).execute(c)? == 0 {
             return Ok(false);
         }
-        diesel::delete(ugm::table.filter(ugm::id.eq(id))).execute(c)?;
+        let group: i64 = diesel::delete(ugm::table.filter(ugm::id.eq(id)))
+            .returning(ugm::user_group_id)
+            .get_result(c)?;
+        touch_groups(c, [group])?;
         Ok(true)
     })
 }
@@ -377,7 +384,10 @@ pub fn delete_with_memberships(
             Deleting::User(id) => {
                 let of = ugm::table.filter(ugm::user_id.eq(id));
                 let events = removed_events_of!(of, by, at).execute(c)?;
-                diesel::delete(ugm::table.filter(ugm::user_id.eq(id))).execute(c)?;
+                let groups: Vec<i64> = diesel::delete(ugm::table.filter(ugm::user_id.eq(id)))
+                    .returning(ugm::user_group_id)
+                    .load(c)?;
+                touch_groups(c, groups)?;
                 let gone = diesel::delete(users::table.filter(users::id.eq(id))).execute(c)?;
                 (events, gone)
             }
@@ -463,6 +473,7 @@ pub fn add_pairs(
             diesel::sql_query(&sql).execute(conn)?;
             added.extend(rows);
         }
+        touch_groups(conn, added.iter().map(|r| r.user_group_id))?;
         Ok(added)
     })
 }
@@ -503,8 +514,27 @@ pub fn remove_many(
                     }),
             );
         }
+        touch_groups(c, removed.iter().map(|r| r.user_group_id))?;
         Ok(removed)
     })
+}
+
+/// Moves the version of each group in `groups` (SCIM's `meta.version` and
+/// `ETag` of a group, which covers its members): called in the transaction
+/// of every change to a group's members, so a large group's version is one
+/// number and never a read of its members. In ascending id order, the
+/// order in which change sets lock groups, so that two bulk changes on
+/// PostgreSQL take the groups' row locks in the same order.
+fn touch_groups(c: &mut DbConnection, groups: impl IntoIterator<Item = i64>) -> QueryResult<()> {
+    let mut ids: Vec<i64> = groups.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for chunk in ids.chunks(ROWS_PER_STATEMENT * 10) {
+        diesel::update(user_groups::table.filter(user_groups::id.eq_any(chunk)))
+            .set(user_groups::version.eq(user_groups::version + 1))
+            .execute(c)?;
+    }
+    Ok(())
 }
 
 /// Starts a transaction's writing at once. On SQLite a transaction that

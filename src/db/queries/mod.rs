@@ -6,6 +6,7 @@ pub mod changes;
 pub mod events;
 pub mod idempotency;
 pub mod memberships;
+pub mod scim;
 pub mod sets;
 pub mod throttle_counts;
 pub mod user_groups;

@@ -218,7 +218,7 @@ pub fn update(
         updated_at: now(),
     };
     let result = diesel::update(user_groups::table.filter(user_groups::id.eq(id)))
-        .set(&changes)
+        .set((&changes, user_groups::version.eq(user_groups::version + 1)))
         .execute(conn);
     match result {
         Ok(0) => Ok(Ok(None)),

@@ -168,7 +168,11 @@ pub fn update(
     changes: &UserChanges<'_>,
 ) -> QueryResult<Option<User>> {
     diesel::update(users::table.filter(users::login.eq(login)))
-        .set((changes, users::updated_at.eq(now())))
+        .set((
+            changes,
+            users::updated_at.eq(now()),
+            users::version.eq(users::version + 1),
+        ))
         .returning(columns::<User>())
         .get_result(conn)
         .optional()
@@ -194,13 +198,18 @@ pub fn set_disabled(
     let target = users::table.filter(users::login.eq(login));
     let n = if disabled {
         diesel::update(target.filter(users::disabled_at.is_null()))
-            .set((users::disabled_at.eq(Some(at)), users::updated_at.eq(at)))
+            .set((
+                users::disabled_at.eq(Some(at)),
+                users::updated_at.eq(at),
+                users::version.eq(users::version + 1),
+            ))
             .execute(conn)?
     } else {
         diesel::update(target.filter(users::disabled_at.is_not_null()))
             .set((
                 users::disabled_at.eq(None::<chrono::NaiveDateTime>),
                 users::updated_at.eq(at),
+                users::version.eq(users::version + 1),
             ))
             .execute(conn)?
     };

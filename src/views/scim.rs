@@ -1,0 +1,137 @@
+//! SCIM 2.0 documents (RFC 7643, API.md 9): users, groups, list responses
+//! and the discovery documents, as `application/scim+json`. The schema
+//! URIs and attribute names are SCIM's words, written only here.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::NaiveDateTime;
+use serde_json::{Value, json};
+
+use crate::db::queries::scim::{ScimGroup, ScimUser};
+
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
+    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+
+/// The largest page a list answers (`count` above it is lowered to it).
+pub const MAX_PAGE: i64 = 1000;
+
+/// `https://host/scim/v2`, as the client reached syncd.
+pub fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}/scim/v2", info.scheme(), info.host())
+}
+
+fn datetime(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// `meta.version` and the `ETag`: weak, since it names a version of the
+/// resource and not its bytes.
+pub fn version_tag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+pub fn user(base: &str, u: &ScimUser) -> Value {
+    let mut doc = json!({
+        "schemas": [USER_SCHEMA],
+        "id": u.id.to_string(),
+        "userName": u.login,
+        "name": { "formatted": u.name },
+        "displayName": u.name,
+        "active": u.disabled_at.is_none(),
+        "meta": {
+            "resourceType": "User",
+            "created": datetime(u.created_at),
+            "lastModified": datetime(u.updated_at),
+            "location": format!("{base}/Users/{}", u.id),
+            "version": version_tag(u.version),
+        },
+    });
+    if let Some(email) = &u.email_address {
+        doc["emails"] = json!([{ "value": email, "type": "work", "primary": true }]);
+    }
+    if let Some(external) = &u.external_id {
+        doc["externalId"] = json!(external);
+    }
+    doc
+}
+
+/// A group; `members` (user id and login) when they were read.
+pub fn group(base: &str, g: &ScimGroup, members: Option<&[(i64, String)]>) -> Value {
+    let mut doc = json!({
+        "schemas": [GROUP_SCHEMA],
+        "id": g.id.to_string(),
+        "displayName": g.name,
+        "meta": {
+            "resourceType": "Group",
+            "created": datetime(g.created_at),
+            "lastModified": datetime(g.updated_at),
+            "location": format!("{base}/Groups/{}", g.id),
+            "version": version_tag(g.version),
+        },
+    });
+    if let Some(members) = members {
+        doc["members"] = members
+            .iter()
+            .map(|(id, login)| {
+                json!({
+                    "value": id.to_string(),
+                    "$ref": format!("{base}/Users/{id}"),
+                    "display": login,
+                    "type": "User",
+                })
+            })
+            .collect();
+    }
+    if let Some(external) = &g.external_id {
+        doc["externalId"] = json!(external);
+    }
+    doc
+}
+
+pub fn list(total: i64, start: i64, resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_SCHEMA],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+/// What syncd supports, honestly (RFC 7643 5).
+pub fn service_provider_config(base: &str) -> Value {
+    json!({
+        "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
+        "documentationUri": "https://github.com/syncd/syncd/blob/main/docs/SCIM.md",
+        "patch": { "supported": false },
+        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "filter": { "supported": false, "maxResults": MAX_PAGE },
+        "changePassword": { "supported": false },
+        "sort": { "supported": false },
+        "etag": { "supported": true },
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "Bearer token",
+            "description": "A User Group Manager's API token (syncd users token LOGIN), as Authorization: Bearer TOKEN.",
+            "primary": true,
+        }],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": format!("{base}/ServiceProviderConfig"),
+        },
+    })
+}
+
+/// A SCIM document as a response; `version` becomes the `ETag`.
+pub fn respond(status: StatusCode, doc: &Value, version: Option<i64>) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.content_type("application/scim+json");
+    if let Some(v) = version {
+        response.insert_header((header::ETAG, version_tag(v)));
+    }
+    response.body(doc.to_string())
+}

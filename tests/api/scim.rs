@@ -1,0 +1,316 @@
+//! SCIM 2.0 at `/scim/v2/` (issue 18, API.md 9), first steps: bearer-only
+//! sign-in, SCIM errors, `ServiceProviderConfig`, users and groups read,
+//! created and deleted (memberships with `via` `scim`), and groups'
+//! versions, which move with every change to their members.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{Resp, TestApp, insert_user, spawn_app};
+
+fn scim(app: &TestApp, method: Method, path: &str) -> reqwest::blocking::RequestBuilder {
+    app.client
+        .request(method, app.url(&format!("/scim/v2{path}")))
+        .header("Authorization", format!("Bearer {}", app.token))
+}
+
+fn get(app: &TestApp, path: &str) -> Resp {
+    app.send(scim(app, Method::GET, path))
+}
+
+fn post(app: &TestApp, path: &str, body: Value) -> Resp {
+    app.send(
+        scim(app, Method::POST, path)
+            .header("Content-Type", "application/scim+json")
+            .body(body.to_string()),
+    )
+}
+
+fn json_of(r: &Resp) -> Value {
+    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.body))
+}
+
+fn assert_scim_error(r: &Resp, status: u16, scim_type: Option<&str>) {
+    assert_eq!(r.status, status, "{r:?}");
+    assert_eq!(r.header("content-type"), Some("application/scim+json"));
+    let e = json_of(r);
+    assert_eq!(
+        e["schemas"],
+        json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+    );
+    assert_eq!(e["status"], json!(status.to_string()));
+    assert!(e["detail"].as_str().is_some_and(|d| !d.is_empty()), "{e}");
+    match scim_type {
+        Some(t) => assert_eq!(e["scimType"], json!(t), "{e}"),
+        None => assert!(e.get("scimType").is_none(), "{e}"),
+    }
+}
+
+#[test]
+fn only_a_managers_bearer_token_signs_in_and_errors_are_scim_documents() {
+    let app = spawn_app();
+    let r = get(&app, "/ServiceProviderConfig");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("content-type"), Some("application/scim+json"));
+    let config = json_of(&r);
+    assert_eq!(config["etag"]["supported"], json!(true));
+    assert_eq!(
+        config["authenticationSchemes"][0]["type"],
+        json!("oauthbearertoken")
+    );
+
+    // X-API-KEY and Basic do not sign in here; nothing does not either.
+    let url = app.url("/scim/v2/Users");
+    for request in [
+        app.client.get(&url).header("X-API-KEY", &app.token),
+        app.client.get(&url).basic_auth(&app.token, Some("")),
+        app.client.get(&url),
+    ] {
+        let r = app.send(request);
+        assert_scim_error(&r, 401, None);
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Bearer realm=\"Syncd SCIM\"")
+        );
+    }
+    // A user who is not a manager: 403.
+    let (_, token) = insert_user(&app.pool, "pat", false, None);
+    let r = app.send(app.client.get(&url).bearer_auth(&token));
+    assert_scim_error(&r, 403, None);
+    // Unknown ids, and paths that are not ids, are SCIM 404s.
+    assert_scim_error(&get(&app, "/Users/999"), 404, None);
+    assert_scim_error(&get(&app, "/Groups/abc"), 404, None);
+    // Schema ids hold dots; the path is not taken for an extension.
+    assert_scim_error(
+        &get(&app, "/Users/urn:ietf:params:scim:schemas:core:2.0:User"),
+        404,
+        None,
+    );
+}
+
+#[test]
+fn a_user_created_over_scim_is_an_ordinary_user() {
+    let app = spawn_app();
+    let r = post(
+        &app,
+        "/Users",
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ann.lee@example.com",
+            "name": { "givenName": "Ann", "familyName": "Lee" },
+            "emails": [
+                { "value": "home@example.com", "type": "home" },
+                { "value": "ann.lee@example.com", "type": "work", "primary": true }
+            ],
+            "externalId": "00u1abcd",
+            "active": true,
+            "password": "never kept",
+            "locale": "en-US",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": { "department": "Sales" }
+        }),
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    let u = json_of(&r);
+    let id = u["id"].as_str().unwrap().to_string();
+    assert_eq!(u["userName"], json!("ann.lee@example.com"));
+    assert_eq!(u["name"]["formatted"], json!("Ann Lee"));
+    assert_eq!(u["emails"][0]["value"], json!("ann.lee@example.com"));
+    assert_eq!(u["externalId"], json!("00u1abcd"));
+    assert_eq!(u["active"], json!(true));
+    assert!(u.get("password").is_none());
+    assert_eq!(r.header("etag"), u["meta"]["version"].as_str());
+    assert_eq!(
+        r.header("location"),
+        Some(app.url(&format!("/scim/v2/Users/{id}")).as_str())
+    );
+    assert_eq!(
+        u["meta"]["location"],
+        json!(app.url(&format!("/scim/v2/Users/{id}")))
+    );
+
+    // The same user through the XML API: not a manager, no password.
+    let xml = app.get(&format!("/users/{id}.xml"));
+    assert_eq!(xml.status, 200);
+    assert!(xml.body.contains("<login>ann.lee@example.com</login>"));
+    assert!(
+        xml.body
+            .contains("<user-group-manager type=\"boolean\">false</user-group-manager>")
+    );
+
+    let again = get(&app, &format!("/Users/{id}"));
+    assert_eq!(json_of(&again), u);
+    // userName is not case-exact: the same login in capitals is taken.
+    let r = post(&app, "/Users", json!({ "userName": "ANN.LEE@example.com" }));
+    assert_scim_error(&r, 409, Some("uniqueness"));
+    // Entra's "False", in any case, is a disabled user.
+    let r = post(
+        &app,
+        "/Users",
+        json!({ "userName": "bo", "active": "False" }),
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(json_of(&r)["active"], json!(false));
+    assert_eq!(json_of(&r)["name"]["formatted"], json!("bo"));
+    let r = post(
+        &app,
+        "/Users",
+        json!({ "userName": "cy", "active": "maybe" }),
+    );
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    let r = post(&app, "/Users", json!({ "userName": "no spaces allowed" }));
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    let r = post(&app, "/Users", json!({ "name": { "formatted": "Nobody" } }));
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    let r = app.send(
+        scim(&app, Method::POST, "/Users")
+            .header("Content-Type", "application/scim+json")
+            .body("{not json"),
+    );
+    assert_scim_error(&r, 400, Some("invalidSyntax"));
+
+    // Listed in pages, with the manager first (id 1).
+    let page = json_of(&get(&app, "/Users?startIndex=2&count=1"));
+    assert_eq!(page["totalResults"], json!(3));
+    assert_eq!(page["startIndex"], json!(2));
+    assert_eq!(page["itemsPerPage"], json!(1));
+    assert_eq!(page["Resources"][0]["id"], json!(id));
+    let none = json_of(&get(&app, "/Users?count=0"));
+    assert_eq!(none["totalResults"], json!(3));
+    assert_eq!(none["Resources"], json!([]));
+}
+
+#[test]
+fn groups_are_created_with_their_members_read_without_them_and_deleted_via_scim() {
+    let app = spawn_app();
+    let ann = app.user("ann");
+    let bob = app.user("bob");
+    let r = post(
+        &app,
+        "/Groups",
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Sales",
+            "externalId": "grp-1",
+            "members": [{ "value": ann.to_string() }, { "value": bob.to_string(), "display": "bob" }]
+        }),
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    let g = json_of(&r);
+    let id = g["id"].as_str().unwrap().to_string();
+    let values: Vec<&str> = g["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, vec![ann.to_string(), bob.to_string()]);
+    assert_eq!(g["members"][0]["display"], json!("ann"));
+    let events = app.get(&format!("/membership-events.json?user_group_id={id}"));
+    let events: Value = serde_json::from_str(&events.body).unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 2);
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["via"] == "scim"),
+        "{events}"
+    );
+
+    let lean = json_of(&get(
+        &app,
+        &format!("/Groups/{id}?excludedAttributes=members"),
+    ));
+    assert!(lean.get("members").is_none(), "{lean}");
+    assert_eq!(lean["displayName"], json!("Sales"));
+    let listed = json_of(&get(&app, "/Groups?excludedAttributes=members"));
+    assert_eq!(listed["totalResults"], json!(1));
+    assert!(listed["Resources"][0].get("members").is_none());
+
+    // A taken name (in any case), and an unknown member: nothing is made.
+    assert_scim_error(
+        &post(&app, "/Groups", json!({ "displayName": "SALES" })),
+        409,
+        Some("uniqueness"),
+    );
+    let r = post(
+        &app,
+        "/Groups",
+        json!({ "displayName": "Ghosts", "members": [{ "value": ann.to_string() }, { "value": "9999" }] }),
+    );
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    assert_eq!(json_of(&get(&app, "/Groups"))["totalResults"], json!(1));
+
+    // Deleting the user over SCIM removes its membership, via scim.
+    let r = app.send(scim(&app, Method::DELETE, &format!("/Users/{bob}")));
+    assert_eq!(r.status, 204, "{r:?}");
+    assert_scim_error(&get(&app, &format!("/Users/{bob}")), 404, None);
+    let r = app.send(scim(&app, Method::DELETE, &format!("/Groups/{id}")));
+    assert_eq!(r.status, 204, "{r:?}");
+    assert_scim_error(
+        &app.send(scim(&app, Method::DELETE, &format!("/Groups/{id}"))),
+        404,
+        None,
+    );
+    let events = app.get(&format!("/membership-events.json?user_group_id={id}"));
+    let events: Value = serde_json::from_str(&events.body).unwrap();
+    let removed: Vec<&Value> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "removed")
+        .collect();
+    assert_eq!(removed.len(), 2, "{events}");
+    assert!(removed.iter().all(|e| e["via"] == "scim"), "{events}");
+}
+
+#[test]
+fn a_groups_version_moves_with_every_change_to_its_members_whatever_makes_it() {
+    let app = spawn_app();
+    let ann = app.user("ann");
+    let bob = app.user("bob");
+    let g = app.group("Editors");
+    let version = || {
+        let r = get(&app, &format!("/Groups/{g}?excludedAttributes=members"));
+        assert_eq!(r.status, 200, "{r:?}");
+        let tag = r.header("etag").unwrap().to_string();
+        assert_eq!(json_of(&r)["meta"]["version"], json!(tag));
+        tag
+    };
+    let mut seen = vec![version()];
+    let mut moved = |what: &str| {
+        let now = version();
+        assert!(
+            !seen.contains(&now),
+            "{what}: the version did not move ({now})"
+        );
+        seen.push(now);
+    };
+    let id = app.add(ann, g);
+    moved("a create through the XML API");
+    assert_eq!(
+        app.delete(&format!("/user-group-memberships/{id}.xml"))
+            .status,
+        200
+    );
+    moved("a delete");
+    let r = app.send(app.request(Method::PUT, &format!("/user_groups/{g}/users/{bob}.xml")));
+    assert_eq!(r.status, 201);
+    moved("a pair PUT");
+    let r = app.send(
+        app.request(Method::PUT, &format!("/user_groups/{g}/members.json"))
+            .header("Content-Type", "application/json")
+            .body(format!(r#"{{"user-ids": [{ann}]}}"#)),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    moved("a member-set PUT");
+    let r = app.send(
+        app.request(Method::PUT, &format!("/user_groups/{g}.xml"))
+            .header("Content-Type", "application/xml")
+            .body("<user-group><name>Writers</name></user-group>"),
+    );
+    assert_eq!(r.status, 200);
+    moved("a rename");
+    // Reading moves nothing.
+    assert_eq!(version(), *seen.last().unwrap());
+}
