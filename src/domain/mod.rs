@@ -1,11 +1,13 @@
 //! Query parameters parsed once into valid types: `include` and the
 //! `start`/`end` range of a list; the rules for text in [`text`] and for
-//! passwords given to the command line in [`password`]; why a thing asked
-//! for is refused, in the contract's words, in [`refusal`].
+//! passwords given to the command line in [`password`]; SCIM filters and
+//! PATCH paths in [`scim_filter`]; why a thing asked for is refused, in the
+//! contract's words, in [`refusal`].
 
 pub mod history;
 pub mod password;
 pub mod refusal;
+pub mod scim_filter;
 pub mod sync;
 pub mod text;
 

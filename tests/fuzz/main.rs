@@ -223,6 +223,15 @@ fn watchdog() -> Instant {
 /// Runs `check` on generated inputs: `FUZZ_SECONDS` of them when set (a
 /// long run, a new seed for every round), else `FUZZ_CASES` (default 300).
 fn fuzz(target: &str, check: impl Fn(&[u8])) {
+    fuzz_with(target, |seeds| inputs(seeds).boxed(), check);
+}
+
+/// `fuzz` with the inputs that `strategy` makes from the seeds.
+fn fuzz_with(
+    target: &str,
+    strategy: impl Fn(Vec<Vec<u8>>) -> BoxedStrategy<Vec<u8>>,
+    check: impl Fn(&[u8]),
+) {
     let epoch = watchdog();
     let seeds = corpus(target);
     for seed in &seeds {
@@ -250,7 +259,7 @@ fn fuzz(target: &str, check: impl Fn(&[u8])) {
         key[8..16].copy_from_slice(&(seconds.unwrap_or(0)).to_le_bytes());
         let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &key);
         let mut runner = TestRunner::new_with_rng(config.clone(), rng);
-        let result = runner.run(&inputs(seeds.clone()), |input| {
+        let result = runner.run(&strategy(seeds.clone()), |input| {
             *CURRENT.lock().unwrap() = input.clone();
             STARTED_MS.store(epoch.elapsed().as_millis() as u64 + 1, Ordering::SeqCst);
             check(&input);
@@ -494,4 +503,302 @@ fn idempotency_key_headers() {
         headers.append(name, value);
         assert!(syncd::http::idempotency::parse(&headers).is_err());
     });
+}
+
+/// Pieces of SCIM filters and paths, for inputs shaped like the grammar.
+const SCIM_TOKENS: &[&str] = &[
+    "userName",
+    "emails",
+    "emails.value",
+    "name.givenName",
+    "meta.lastModified",
+    "members",
+    "value",
+    "type",
+    "urn:ietf:params:scim:schemas:core:2.0:User:userName",
+    "urn:ietf:params:scim:schemas:core:2.0:User:",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+    "not",
+    "NOT",
+    "not(",
+    "and",
+    "AND",
+    "or",
+    "Or",
+    "eq",
+    "EQ",
+    "ne",
+    "co",
+    "sw",
+    "ew",
+    "gt",
+    "ge",
+    "lt",
+    "le",
+    "pr",
+    "xx",
+    "(",
+    ")",
+    "[",
+    "]",
+    "].value",
+    ".",
+    ":",
+    "\"work\"",
+    "\"\"",
+    "\"a\\\"b\"",
+    "\"\\u00e9\"",
+    "\"\\ud83d\\ude00\"",
+    "\"\\ud800\"",
+    "\"\\u0000\"",
+    "\"\\x\"",
+    "\"unterminated",
+    "\"\\",
+    "1",
+    "-1.5e3",
+    "01",
+    "1e999",
+    "true",
+    "False",
+    "null",
+    "\t",
+    "\n",
+];
+
+/// Grammar-shaped inputs: SCIM tokens joined with and without spaces.
+fn scim_soup() -> impl Strategy<Value = Vec<u8>> {
+    let separator = proptest::sample::select(&[" ", "", " ", "  "][..]);
+    proptest::collection::vec((proptest::sample::select(SCIM_TOKENS), separator), 0..48).prop_map(
+        |parts| {
+            parts
+                .into_iter()
+                .flat_map(|(token, separator)| [token, separator])
+                .collect::<String>()
+                .into_bytes()
+        },
+    )
+}
+
+/// Valid filters, as trees: printed, they must read back as the same tree.
+fn scim_tree() -> impl Strategy<Value = syncd::domain::scim_filter::Filter> {
+    use proptest::option;
+    use proptest::sample::select;
+    use syncd::domain::scim_filter::{AttrPath, CompareOp, Filter, Value};
+    let names = || {
+        select(
+            &[
+                "userName", "emails", "type", "value", "x", "not", "and", "pr", "A-b_9",
+            ][..],
+        )
+    };
+    let value = prop_oneof![
+        "[^\0]{0,12}".prop_map(Value::Str),
+        select(&["0", "-7", "1.5", "2e-3", "1E+99"][..]).prop_map(|n| Value::Number(n.into())),
+        any::<bool>().prop_map(Value::Bool),
+        Just(Value::Null),
+    ];
+    let leaf = move |path: BoxedStrategy<AttrPath>| {
+        prop_oneof![
+            (path.clone(), select(&CompareOp::ALL[..]), value.clone())
+                .prop_map(|(path, op, value)| Filter::Compare { path, op, value }),
+            path.prop_map(Filter::Present),
+        ]
+    };
+    let logic = |leaf: BoxedStrategy<Filter>, depth| {
+        leaf.prop_recursive(depth, 24, 2, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Filter::and(a, b)),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Filter::or(a, b)),
+                inner.prop_map(Filter::negate),
+            ]
+        })
+    };
+    let plain = names().prop_map(AttrPath::new).boxed();
+    let path = (
+        option::of(select(
+            &["urn:ietf:params:scim:schemas:core:2.0:User", "urn:x"][..],
+        )),
+        names(),
+        option::of(select(&["value", "givenName"][..])),
+    )
+        .prop_map(|(uri, name, sub)| AttrPath {
+            uri: uri.map(str::to_string),
+            name: name.into(),
+            sub: sub.map(str::to_string),
+        })
+        .boxed();
+    let inner = logic(leaf(plain).boxed(), 3);
+    let value_path = (names(), inner).prop_map(|(name, filter)| Filter::ValuePath {
+        path: AttrPath::new(name),
+        filter: Box::new(filter),
+    });
+    logic(prop_oneof![3 => leaf(path), 1 => value_path].boxed(), 4)
+}
+
+/// What every accepted filter must be: within the bounds, value paths
+/// only at the top and holding plain names, and printed, read back as
+/// the same tree (printing may add a space next to a parenthesis, so the
+/// length allowed for the reading back is twice the bound).
+fn check_scim_tree(filter: &syncd::domain::scim_filter::Filter, depth: usize, inside: bool) {
+    use syncd::domain::scim_filter::{AttrPath, Filter, MAX_DEPTH, MAX_STRING_BYTES, Value};
+    let name = |n: &str| {
+        n.as_bytes()[0].is_ascii_alphabetic()
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let path = |p: &AttrPath| {
+        assert!(name(&p.name) && p.sub.as_deref().is_none_or(name), "{p:?}");
+        assert!(!inside || (p.uri.is_none() && p.sub.is_none()), "{p:?}");
+    };
+    assert!(depth <= MAX_DEPTH);
+    match filter {
+        Filter::Compare { path: p, value, .. } => {
+            path(p);
+            match value {
+                Value::Str(s) => assert!(s.len() <= MAX_STRING_BYTES && !s.contains('\0')),
+                Value::Number(n) => assert!(n.parse::<f64>().is_ok(), "{n}"),
+                _ => {}
+            }
+        }
+        Filter::Present(p) => path(p),
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            check_scim_tree(a, depth, inside);
+            check_scim_tree(b, depth, inside);
+        }
+        Filter::Not(a) => check_scim_tree(a, depth + 1, inside),
+        Filter::ValuePath { path: p, filter } => {
+            assert!(!inside && p.sub.is_none(), "{filter:?}");
+            path(p);
+            check_scim_tree(filter, depth + 1, true);
+        }
+    }
+}
+
+/// The bounds for reading back what was printed.
+fn scim_printed_limits() -> syncd::domain::scim_filter::Limits {
+    use syncd::domain::scim_filter::{Limits, MAX_FILTER_BYTES};
+    Limits {
+        bytes: 2 * MAX_FILTER_BYTES,
+        ..Limits::DEFAULT
+    }
+}
+
+/// A refusal: its scimType, a detail that is short and has no control
+/// characters, whatever the input.
+fn check_scim_error(e: &syncd::domain::scim_filter::FilterError, scim_type: &str) {
+    assert_eq!(e.scim_type(), scim_type);
+    let detail = e.detail();
+    assert!(
+        !detail.is_empty() && detail.chars().count() <= 300,
+        "{detail}"
+    );
+    assert!(!detail.chars().any(char::is_control), "{detail:?}");
+}
+
+/// Reads `text` with `parse`, and fails if it took longer than a second
+/// (inputs are at most 4 KiB and read in linear time: microseconds).
+fn timed<T>(text: &str, parse: impl FnOnce(&str) -> T) -> T {
+    let started = Instant::now();
+    let result = parse(text);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "{took:?} for {text:?}");
+    result
+}
+
+/// SCIM filters (API.md 9): random bytes, mutated seeds, token soup and
+/// printed trees. No panic, fast, bounded; what is read prints back as
+/// filter syntax that reads as the same tree.
+#[test]
+fn scim_filters() {
+    use syncd::domain::scim_filter::{
+        MAX_COMPARISONS, MAX_FILTER_BYTES, parse_filter, parse_filter_with,
+    };
+    let strategy = |seeds: Vec<Vec<u8>>| {
+        prop_oneof![
+            3 => inputs(seeds),
+            2 => scim_soup(),
+            1 => scim_tree().prop_map(|f| f.to_string().into_bytes()),
+        ]
+        .boxed()
+    };
+    fuzz_with("scim_filter", strategy, |input| {
+        let text = String::from_utf8_lossy(input);
+        match timed(&text, parse_filter) {
+            Ok(filter) => {
+                assert!(text.len() <= MAX_FILTER_BYTES);
+                assert!((1..=MAX_COMPARISONS).contains(&filter.comparisons()));
+                check_scim_tree(&filter, 0, false);
+                let printed = filter.to_string();
+                assert!(
+                    printed.len() <= 2 * text.len(),
+                    "{text:?} printed {printed:?}"
+                );
+                assert_eq!(
+                    parse_filter_with(&printed, scim_printed_limits()),
+                    Ok(filter),
+                    "{text:?} printed {printed:?}"
+                );
+            }
+            Err(e) => check_scim_error(&e, "invalidFilter"),
+        }
+    });
+}
+
+/// SCIM PATCH paths (API.md 9): as `scim_filters`, for `path`.
+#[test]
+fn scim_patch_paths() {
+    use syncd::domain::scim_filter::{Filter, parse_patch_path, parse_patch_path_with};
+    let strategy = |seeds: Vec<Vec<u8>>| {
+        prop_oneof![
+            3 => inputs(seeds),
+            2 => scim_soup(),
+            1 => (scim_tree(), proptest::option::of(proptest::sample::select(&["value", "display"][..])))
+                .prop_map(|(f, sub)| match f {
+                    Filter::ValuePath { path, filter } => format!(
+                        "{path}[{filter}]{}",
+                        sub.map(|s| format!(".{s}")).unwrap_or_default()
+                    ),
+                    other => other.to_string(),
+                }
+                .into_bytes()),
+        ]
+        .boxed()
+    };
+    fuzz_with("scim_patch_path", strategy, |input| {
+        let text = String::from_utf8_lossy(input);
+        match timed(&text, parse_patch_path) {
+            Ok(path) => {
+                if let Some(filter) = &path.filter {
+                    assert!(path.path.sub.is_none());
+                    check_scim_tree(filter, 1, true);
+                } else {
+                    assert!(path.sub.is_none());
+                }
+                let printed = path.to_string();
+                assert_eq!(
+                    parse_patch_path_with(&printed, scim_printed_limits()),
+                    Ok(path),
+                    "{text:?} printed {printed:?}"
+                );
+            }
+            Err(e) => check_scim_error(&e, "invalidPath"),
+        }
+    });
+}
+
+proptest! {
+    #![proptest_config(Config { cases: 500, failure_persistence: None, ..Config::default() })]
+
+    /// Any valid tree, printed, reads back as itself.
+    #[test]
+    fn scim_printed_trees_read_back(filter in scim_tree()) {
+        use syncd::domain::scim_filter::{MAX_COMPARISONS, parse_filter_with};
+        let printed = filter.to_string();
+        let read = parse_filter_with(&printed, scim_printed_limits());
+        if filter.comparisons() <= MAX_COMPARISONS {
+            prop_assert_eq!(read, Ok(filter), "{}", printed);
+        } else {
+            prop_assert!(read.is_err());
+        }
+    }
 }

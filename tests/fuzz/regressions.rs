@@ -128,3 +128,69 @@ fn sync_bodies_of_16_mib_stay_bounded() {
     }
     super::ALLOCATOR.set_limit(limit).unwrap();
 }
+
+/// SCIM filters and PATCH paths (API.md 9) that attack the parser's depth
+/// and size: 10,000 levels of `(`, `not (` and `[`, 2,000 levels within
+/// the length bound, a 100 KB string, 1,000 `and`s. Each is refused with
+/// the detail naming its bound, on a thread with a 256 KiB stack: a parser
+/// that recursed once per level without a bound would overflow it.
+#[test]
+fn scim_deep_nesting_and_huge_filters_are_refused() {
+    use syncd::domain::scim_filter::{Limits, parse_filter, parse_filter_with, parse_patch_path};
+    let refused = |text: &str, says: &str| {
+        let e = parse_filter(text).expect_err("refused");
+        assert!(e.detail().contains(says), "{}", e.detail());
+        assert!(e.detail().len() < 200, "{}", e.detail());
+    };
+    let path_refused = |text: &str, says: &str| {
+        let e = parse_patch_path(text).expect_err("refused");
+        assert!(e.detail().contains(says), "{}", e.detail());
+    };
+    let nest = |open: &str, inner: &str, close: &str, levels: usize| {
+        format!("{}{inner}{}", open.repeat(levels), close.repeat(levels))
+    };
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let long = "at most 4096 are read";
+            let deep = "more than 16 levels deep";
+            refused(&nest("(", "a pr", ")", 10_000), long);
+            refused(&nest("not (", "a pr", ")", 10_000), long);
+            refused(&nest("a[", "b pr", "]", 10_000), long);
+            refused(&nest("(", "a pr", ")", 2_000), deep);
+            refused(&"(".repeat(4_096), deep);
+            refused(&nest("not(", "a pr", ")", 800), deep);
+            refused(&nest("a[", "b pr", "]", 1_300), "inside another value path");
+            path_refused(&format!("m[{}]", nest("(", "v pr", ")", 2_000)), deep);
+            // Without the length bound, the depth bound alone holds.
+            let unbounded = Limits {
+                bytes: usize::MAX,
+                ..Limits::DEFAULT
+            };
+            for text in [
+                nest("(", "a pr", ")", 100_000),
+                nest("not (", "a pr", ")", 100_000),
+                nest("not ((", "a pr", "))", 100_000),
+            ] {
+                let e = parse_filter_with(&text, unbounded).expect_err("refused");
+                assert!(e.detail().contains("levels deep"), "{}", e.detail());
+            }
+            // The deepest filter read, 16 levels, fits the same small stack.
+            assert!(parse_filter(&nest("not (", "a pr", ")", 16)).is_ok());
+            assert!(parse_filter(&nest("(", "x[(a pr)]", ")", 14)).is_ok());
+            refused(&format!("userName eq \"{}\"", "a".repeat(100_000)), long);
+            refused(
+                &format!("userName eq \"{}\"", "a".repeat(2_000)),
+                "longer than 1024 bytes",
+            );
+            refused(&vec!["userName eq \"a\""; 1_000].join(" and "), long);
+            refused(&vec!["a pr"; 400].join(" and "), "more than 64 comparisons");
+            path_refused(
+                &format!("members[{}]", vec!["value eq \"7\""; 100].join(" or ")),
+                "more than 64 comparisons",
+            );
+        })
+        .unwrap()
+        .join()
+        .expect("no stack overflow, no panic");
+}

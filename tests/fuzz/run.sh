@@ -11,7 +11,8 @@ export FUZZ_SECONDS=${FUZZ_SECONDS:-600}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(xml_bodies json_bodies form_bodies multipart_bodies member_set_bodies
-           change_set_bodies query_strings path_ids credential_and_content_type_headers)
+           change_set_bodies query_strings path_ids credential_and_content_type_headers
+           idempotency_key_headers scim_filters scim_patch_paths)
 fi
 cargo build --release --tests --quiet
 mkdir -p target/fuzz
