@@ -17,6 +17,7 @@ use crate::db::queries::scim::{self, NewScimUser, Only};
 use crate::db::queries::sets;
 use crate::domain::Refusal;
 use crate::domain::history::{Changer, Via};
+use crate::domain::scim_filter::{self, Filter};
 use crate::domain::text;
 use crate::http::auth::ScimManager;
 use crate::http::body;
@@ -85,14 +86,17 @@ impl ListParams {
         })
     }
 
-    fn only(&self) -> Result<Only, ApiError> {
-        match &self.filter {
-            None => Ok(Only::All),
-            Some(_) => Err(invalid(
-                "invalidFilter",
-                "Filters are not supported yet (ServiceProviderConfig says so).",
-            )),
-        }
+    /// The filter, parsed and checked against what `check` can run
+    /// (`scim::user_condition` or `scim::group_condition`): 400
+    /// `invalidFilter` otherwise.
+    fn only<C>(&self, check: fn(&Filter) -> Result<C, String>) -> Result<Only, ApiError> {
+        let Some(text) = &self.filter else {
+            return Ok(None);
+        };
+        let filter = scim_filter::parse_filter(text)
+            .map_err(|e| invalid(e.scim_type(), e.detail().to_string()))?;
+        check(&filter).map_err(|detail| invalid("invalidFilter", detail))?;
+        Ok(Some(filter))
     }
 }
 
@@ -130,7 +134,7 @@ pub async fn users(
 ) -> Result<HttpResponse, ApiError> {
     let params = ListParams::of(&req)?;
     let (start, count) = params.page()?;
-    let only = params.only()?;
+    let only = params.only(scim::user_condition)?;
     let (total, rows) = run_db(&state, move |c| {
         Ok(scim::users_page(c, &only, start, count)?)
     })
@@ -339,7 +343,7 @@ pub async fn groups(
 ) -> Result<HttpResponse, ApiError> {
     let params = ListParams::of(&req)?;
     let (start, count) = params.page()?;
-    let only = params.only()?;
+    let only = params.only(scim::group_condition)?;
     let with_members = !params.without_members();
     let (total, rows) = run_db(&state, move |c| {
         let (total, groups) = scim::groups_page(c, &only, start, count)?;

@@ -314,3 +314,122 @@ fn a_groups_version_moves_with_every_change_to_its_members_whatever_makes_it() {
     // Reading moves nothing.
     assert_eq!(version(), *seen.last().unwrap());
 }
+
+/// The ids of a list response's resources.
+fn ids(r: &Resp) -> Vec<String> {
+    assert_eq!(r.status, 200, "{r:?}");
+    json_of(r)["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn filtered(app: &TestApp, resource: &str, filter: &str) -> Resp {
+    app.send(
+        scim(app, Method::GET, &format!("/{resource}"))
+            .query(&[("filter", filter), ("excludedAttributes", "members")]),
+    )
+}
+
+#[test]
+fn filters_find_what_providers_look_for_and_refuse_what_cannot_run() {
+    let app = spawn_app();
+    let mut made = Vec::new();
+    for (login, email, external, active) in [
+        ("ann.lee@example.com", "ann.lee@example.com", "00u1", true),
+        ("bo_x", "bo@example.org", "00u2", false),
+        ("box", "box@example.com", "00u3", true),
+    ] {
+        let r = post(
+            &app,
+            "/Users",
+            json!({ "userName": login, "externalId": external, "active": active,
+                    "emails": [{ "value": email, "type": "work", "primary": true }] }),
+        );
+        assert_eq!(r.status, 201, "{r:?}");
+        made.push(json_of(&r)["id"].as_str().unwrap().to_string());
+    }
+    let (ann, bo, bx) = (&made[0], &made[1], &made[2]);
+    for (filter, want) in [
+        // Okta looks a user up by userName (not case-exact) before creating it.
+        (r#"userName eq "ANN.LEE@example.com""#, vec![ann]),
+        (r#"externalId eq "00u2""#, vec![bo]),
+        (r#"externalId eq "00U2""#, vec![]),
+        // Entra's form.
+        (
+            r#"emails[type eq "work"].value eq "box@example.com""#,
+            vec![bx],
+        ),
+        (
+            r#"emails[type eq "home"].value eq "box@example.com""#,
+            vec![],
+        ),
+        (r#"emails.value co "example.com""#, vec![ann, bx]),
+        (r#"emails ew ".org""#, vec![bo]),
+        (r#"userName sw "bo""#, vec![bo, bx]),
+        // LIKE's own characters are plain characters in a SCIM filter.
+        (r#"userName co "_""#, vec![bo]),
+        (r#"active eq false"#, vec![bo]),
+        (r#"active eq true and not (userName sw "ann")"#, vec![bx]),
+        (
+            r#"userName eq "box" or externalId eq "00u1""#,
+            vec![ann, bx],
+        ),
+        (
+            r#"meta.lastModified gt "2000-01-01T00:00:00Z" and id eq "999""#,
+            vec![],
+        ),
+        (
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "box""#,
+            vec![bx],
+        ),
+    ] {
+        let r = filtered(&app, "Users", filter);
+        let mut got = ids(&r);
+        got.retain(|id| id != "1"); // the manager of the test app
+        let got: Vec<&String> = got.iter().collect();
+        assert_eq!(got, want, "{filter}");
+    }
+
+    let g = post(
+        &app,
+        "/Groups",
+        json!({ "displayName": "Sales", "externalId": "g-1",
+        "members": [{ "value": ann }] }),
+    );
+    let g = json_of(&g)["id"].as_str().unwrap().to_string();
+    for (filter, want) in [
+        (r#"displayName eq "sales""#, vec![&g]),
+        (r#"externalId eq "g-1""#, vec![&g]),
+        (&format!(r#"members[value eq "{ann}"]"#) as &str, vec![&g]),
+        (&format!(r#"members[value eq "{bo}"]"#), vec![]),
+        (r#"displayName eq "Sales" and members pr"#, vec![&g]),
+    ] {
+        let got = ids(&filtered(&app, "Groups", filter));
+        let got: Vec<&String> = got.iter().collect();
+        assert_eq!(got, want, "{filter}");
+    }
+
+    for (resource, filter) in [
+        ("Users", "userName eq"),
+        ("Users", "userName xx \"a\""),
+        ("Users", "password eq \"secret\""),
+        (
+            "Users",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"x\"",
+        ),
+        ("Users", "active gt true"),
+        ("Users", "meta.lastModified gt \"yesterday\""),
+        ("Groups", "members[display eq \"ann\"]"),
+        (
+            "Users",
+            &format!("{}userName eq \"a\"{}", "(".repeat(40), ")".repeat(40)),
+        ),
+        ("Users", &vec!["userName eq \"a\""; 100].join(" or ")),
+    ] {
+        let r = filtered(&app, resource, filter);
+        assert_scim_error(&r, 400, Some("invalidFilter"));
+    }
+}

@@ -43,15 +43,13 @@ pub struct ScimGroup {
     pub updated_at: chrono::NaiveDateTime,
 }
 
-/// Which users or groups a list holds: the filters identity providers send
-/// to find one before creating it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Only {
-    All,
-    /// `userName eq` / `displayName eq`: compared in lower case.
-    Name(String),
-    /// `externalId eq`: exact.
-    ExternalId(String),
+/// Which users or groups a list holds: all, or those a SCIM filter
+/// matches (checked with [`user_condition`] or [`group_condition`] first).
+pub type Only = Option<Filter>;
+
+/// A translation error after the handler checked the filter: a bug.
+fn unchecked(detail: Unsupported) -> diesel::result::Error {
+    diesel::result::Error::QueryBuilderError(detail.into())
 }
 
 pub fn find_user(c: &mut DbConnection, id: i64) -> QueryResult<Option<ScimUser>> {
@@ -80,17 +78,16 @@ pub fn users_page(
     start: i64,
     count: i64,
 ) -> QueryResult<(i64, Vec<ScimUser>)> {
-    let filtered = || {
+    let filtered = || -> QueryResult<_> {
         let q = users::table.into_boxed();
-        match only {
-            Only::All => q,
-            Only::Name(n) => q.filter(lower(users::login).eq(n.to_lowercase())),
-            Only::ExternalId(e) => q.filter(users::external_id.eq(e.clone())),
-        }
+        Ok(match only {
+            None => q,
+            Some(f) => q.filter(user_condition(f).map_err(unchecked)?),
+        })
     };
-    let total: i64 = filtered().count().get_result(c)?;
+    let total: i64 = filtered()?.count().get_result(c)?;
     let rows = if count > 0 {
-        filtered()
+        filtered()?
             .order(users::id)
             .offset(start - 1)
             .limit(count)
@@ -109,17 +106,16 @@ pub fn groups_page(
     start: i64,
     count: i64,
 ) -> QueryResult<(i64, Vec<ScimGroup>)> {
-    let filtered = || {
+    let filtered = || -> QueryResult<_> {
         let q = user_groups::table.into_boxed();
-        match only {
-            Only::All => q,
-            Only::Name(n) => q.filter(lower(user_groups::name).eq(n.to_lowercase())),
-            Only::ExternalId(e) => q.filter(user_groups::external_id.eq(e.clone())),
-        }
+        Ok(match only {
+            None => q,
+            Some(f) => q.filter(group_condition(f).map_err(unchecked)?),
+        })
     };
-    let total: i64 = filtered().count().get_result(c)?;
+    let total: i64 = filtered()?.count().get_result(c)?;
     let rows = if count > 0 {
-        filtered()
+        filtered()?
             .order(user_groups::id)
             .offset(start - 1)
             .limit(count)
@@ -205,4 +201,373 @@ pub fn create_group(
         Err(e) if is_unique_violation(&e) => Ok(Err(Refusal::GroupNameTaken(name.into()))),
         Err(e) => Err(e),
     }
+}
+
+// ---------------------------------------------------------------- filters
+
+use diesel::expression::BoxableExpression;
+use diesel::sql_types::Bool;
+
+use crate::db::MultiBackend;
+use crate::db::schema::user_group_memberships as ugm;
+use crate::domain::scim_filter::{AttrPath, CompareOp, Filter, Value};
+
+/// A filter made SQL over users (`Only::Filter`).
+pub type UserCondition = Box<dyn BoxableExpression<users::table, MultiBackend, SqlType = Bool>>;
+/// A filter made SQL over groups.
+pub type GroupCondition =
+    Box<dyn BoxableExpression<user_groups::table, MultiBackend, SqlType = Bool>>;
+
+/// Why a filter cannot be run: the `detail` of a 400 `invalidFilter`.
+pub type Unsupported = String;
+
+const USER_URI: &str = "urn:ietf:params:scim:schemas:core:2.0:user";
+const GROUP_URI: &str = "urn:ietf:params:scim:schemas:core:2.0:group";
+
+/// A path's attribute, its URI (if any) checked against the resource's
+/// core schema: `name.sub` in lower case.
+fn attribute(path: &AttrPath, core_uri: &str) -> Result<String, Unsupported> {
+    if let Some(uri) = &path.uri
+        && !uri.eq_ignore_ascii_case(core_uri)
+    {
+        return Err(format!("syncd does not filter on {path}."));
+    }
+    Ok(path.key())
+}
+
+fn text_of(value: &Value, path: &str) -> Result<String, Unsupported> {
+    match value {
+        Value::Str(s) => Ok(s.clone()),
+        _ => Err(format!("{path} is compared with a string.")),
+    }
+}
+
+/// `co`, `sw`, `ew` as a LIKE pattern, with LIKE's own characters escaped.
+fn like_pattern(op: CompareOp, text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + 2);
+    for ch in text.chars() {
+        if matches!(ch, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(ch);
+    }
+    match op {
+        CompareOp::Co => format!("%{escaped}%"),
+        CompareOp::Sw => format!("{escaped}%"),
+        _ => format!("%{escaped}"),
+    }
+}
+
+/// `meta.created` / `meta.lastModified` values: RFC 3339 datetimes.
+fn datetime_of(value: &Value, path: &str) -> Result<chrono::NaiveDateTime, Unsupported> {
+    let text = text_of(value, path)?;
+    chrono::DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.naive_utc())
+        .map_err(|_| format!("{path} is compared with a datetime such as 2026-01-31T12:00:00Z."))
+}
+
+fn id_of(value: &Value) -> Result<i64, Unsupported> {
+    let parsed = match value {
+        Value::Str(s) => s.trim().parse::<i64>().ok(),
+        Value::Number(n) => n.parse::<i64>().ok(),
+        _ => None,
+    };
+    // An id that cannot exist matches nothing rather than failing.
+    Ok(parsed.unwrap_or(0))
+}
+
+/// One comparison of a text column, folded to lower case when `fold`
+/// (attributes that are not case-exact). Ordering operators compare as
+/// strings.
+macro_rules! compare_text {
+    ($cond:ty, $col:expr, $op:expr, $text:expr, $fold:expr) => {{
+        let text: String = if $fold { $text.to_lowercase() } else { $text };
+        macro_rules! with {
+            ($c:expr) => {{
+                let c = $c;
+                let made: $cond = match $op {
+                    CompareOp::Eq => Box::new(c.eq(text)),
+                    CompareOp::Ne => Box::new(c.ne(text)),
+                    CompareOp::Gt => Box::new(c.gt(text)),
+                    CompareOp::Ge => Box::new(c.ge(text)),
+                    CompareOp::Lt => Box::new(c.lt(text)),
+                    CompareOp::Le => Box::new(c.le(text)),
+                    op => Box::new(c.like(like_pattern(op, &text)).escape('\\')),
+                };
+                made
+            }};
+        }
+        if $fold {
+            with!(lower($col))
+        } else {
+            with!($col)
+        }
+    }};
+}
+
+macro_rules! compare_time {
+    ($cond:ty, $col:expr, $op:expr, $at:expr, $path:expr) => {{
+        let at = $at;
+        let made: $cond = match $op {
+            CompareOp::Eq => Box::new($col.eq(at)),
+            CompareOp::Ne => Box::new($col.ne(at)),
+            CompareOp::Gt => Box::new($col.gt(at)),
+            CompareOp::Ge => Box::new($col.ge(at)),
+            CompareOp::Lt => Box::new($col.lt(at)),
+            CompareOp::Le => Box::new($col.le(at)),
+            op => return Err(format!("{} is not an operator for {}.", op, $path)),
+        };
+        made
+    }};
+}
+
+macro_rules! compare_id {
+    ($cond:ty, $col:expr, $op:expr, $id:expr, $path:expr) => {{
+        let id = $id;
+        let made: $cond = match $op {
+            CompareOp::Eq => Box::new($col.eq(id)),
+            CompareOp::Ne => Box::new($col.ne(id)),
+            CompareOp::Gt => Box::new($col.gt(id)),
+            CompareOp::Ge => Box::new($col.ge(id)),
+            CompareOp::Lt => Box::new($col.lt(id)),
+            CompareOp::Le => Box::new($col.le(id)),
+            op => return Err(format!("{} is not an operator for {}.", op, $path)),
+        };
+        made
+    }};
+}
+
+/// A condition that is always (or never) true.
+fn user_always(yes: bool) -> UserCondition {
+    use diesel::IntoSql;
+    Box::new(yes.into_sql::<Bool>())
+}
+
+fn group_always(yes: bool) -> GroupCondition {
+    use diesel::IntoSql;
+    Box::new(yes.into_sql::<Bool>())
+}
+
+/// A SCIM filter over users (API.md 9): `userName`, `name.formatted`,
+/// `displayName`, `emails` / `emails.value` (and `emails[...]`), `active`,
+/// `externalId`, `id`, `meta.created`, `meta.lastModified`.
+pub fn user_condition(f: &Filter) -> Result<UserCondition, Unsupported> {
+    Ok(match f {
+        Filter::And(a, b) => Box::new(user_condition(a)?.and(user_condition(b)?)),
+        Filter::Or(a, b) => Box::new(user_condition(a)?.or(user_condition(b)?)),
+        Filter::Not(a) => Box::new(diesel::dsl::not(user_condition(a)?)),
+        Filter::ValuePath { path, filter } => {
+            if attribute(path, USER_URI)? != "emails" {
+                return Err(format!("syncd does not filter on {path}[...]."));
+            }
+            email_condition(filter)?
+        }
+        Filter::Present(path) => match attribute(path, USER_URI)?.as_str() {
+            "username" | "name" | "name.formatted" | "displayname" | "active" | "id"
+            | "meta.created" | "meta.lastmodified" => user_always(true),
+            "emails" | "emails.value" => Box::new(users::email_address.is_not_null()),
+            "externalid" => Box::new(users::external_id.is_not_null()),
+            _ => return Err(format!("syncd does not filter on {path}.")),
+        },
+        Filter::Compare { path, op, value } => {
+            let key = attribute(path, USER_URI)?;
+            let shown = path.to_string();
+            match key.as_str() {
+                "username" => {
+                    compare_text!(
+                        UserCondition,
+                        users::login,
+                        *op,
+                        text_of(value, &shown)?,
+                        true
+                    )
+                }
+                "name.formatted" | "displayname" => {
+                    compare_text!(
+                        UserCondition,
+                        users::name,
+                        *op,
+                        text_of(value, &shown)?,
+                        true
+                    )
+                }
+                "emails" | "emails.value" => email_compare(*op, text_of(value, &shown)?),
+                "externalid" => compare_text!(
+                    UserCondition,
+                    users::external_id.assume_not_null(),
+                    *op,
+                    text_of(value, &shown)?,
+                    false
+                ),
+                "active" => {
+                    let wanted = match (op, value) {
+                        (CompareOp::Eq, Value::Bool(b)) => *b,
+                        (CompareOp::Ne, Value::Bool(b)) => !*b,
+                        _ => {
+                            return Err("active is compared with eq or ne and true or false.".into());
+                        }
+                    };
+                    if wanted {
+                        Box::new(users::disabled_at.is_null())
+                    } else {
+                        Box::new(users::disabled_at.is_not_null())
+                    }
+                }
+                "id" => compare_id!(UserCondition, users::id, *op, id_of(value)?, shown),
+                "meta.created" => {
+                    compare_time!(
+                        UserCondition,
+                        users::created_at,
+                        *op,
+                        datetime_of(value, &shown)?,
+                        shown
+                    )
+                }
+                "meta.lastmodified" => {
+                    compare_time!(
+                        UserCondition,
+                        users::updated_at,
+                        *op,
+                        datetime_of(value, &shown)?,
+                        shown
+                    )
+                }
+                _ => return Err(format!("syncd does not filter on {path}.")),
+            }
+        }
+    })
+}
+
+/// A user's one email address, compared (not case-exact).
+fn email_compare(op: CompareOp, text: String) -> UserCondition {
+    let has = users::email_address.is_not_null();
+    let compared = compare_text!(
+        UserCondition,
+        users::email_address.assume_not_null(),
+        op,
+        text,
+        true
+    );
+    Box::new(has.and(compared))
+}
+
+/// Inside `emails[...]`: `value`, and `type` (syncd keeps one address, of
+/// type `work`) and `primary` (it is the primary one).
+fn email_condition(f: &Filter) -> Result<UserCondition, Unsupported> {
+    Ok(match f {
+        Filter::And(a, b) => Box::new(email_condition(a)?.and(email_condition(b)?)),
+        Filter::Or(a, b) => Box::new(email_condition(a)?.or(email_condition(b)?)),
+        Filter::Not(a) => Box::new(diesel::dsl::not(email_condition(a)?)),
+        Filter::Present(p)
+            if p.is("value", None) || p.is("type", None) || p.is("primary", None) =>
+        {
+            Box::new(users::email_address.is_not_null())
+        }
+        Filter::Compare { path, op, value } if path.is("value", None) => {
+            email_compare(*op, text_of(value, "emails.value")?)
+        }
+        Filter::Compare { path, op, value } if path.is("type", None) => {
+            let is_work = match value {
+                Value::Str(s) => s.eq_ignore_ascii_case("work"),
+                _ => false,
+            };
+            let matches = match op {
+                CompareOp::Eq => is_work,
+                CompareOp::Ne => !is_work,
+                _ => return Err("emails.type is compared with eq or ne.".into()),
+            };
+            Box::new(users::email_address.is_not_null().and(user_always(matches)))
+        }
+        Filter::Compare { path, op, value } if path.is("primary", None) => {
+            let matches = match (op, value) {
+                (CompareOp::Eq, Value::Bool(b)) => *b,
+                (CompareOp::Ne, Value::Bool(b)) => !*b,
+                _ => return Err("emails.primary is compared with eq or ne and a boolean.".into()),
+            };
+            Box::new(users::email_address.is_not_null().and(user_always(matches)))
+        }
+        other => return Err(format!("syncd does not filter emails on {other}.")),
+    })
+}
+
+/// A SCIM filter over groups: `displayName`, `externalId`, `id`,
+/// `members` / `members.value` (and `members[value eq "7"]`),
+/// `meta.created`, `meta.lastModified`.
+pub fn group_condition(f: &Filter) -> Result<GroupCondition, Unsupported> {
+    Ok(match f {
+        Filter::And(a, b) => Box::new(group_condition(a)?.and(group_condition(b)?)),
+        Filter::Or(a, b) => Box::new(group_condition(a)?.or(group_condition(b)?)),
+        Filter::Not(a) => Box::new(diesel::dsl::not(group_condition(a)?)),
+        Filter::ValuePath { path, filter } => {
+            if attribute(path, GROUP_URI)? != "members" {
+                return Err(format!("syncd does not filter on {path}[...]."));
+            }
+            match &**filter {
+                Filter::Compare {
+                    path,
+                    op: CompareOp::Eq,
+                    value,
+                } if path.is("value", None) => has_member(id_of(value)?),
+                other => {
+                    return Err(format!(
+                        "syncd filters members only on value eq, not {other}."
+                    ));
+                }
+            }
+        }
+        Filter::Present(path) => match attribute(path, GROUP_URI)?.as_str() {
+            "displayname" | "id" | "meta.created" | "meta.lastmodified" => group_always(true),
+            "externalid" => Box::new(user_groups::external_id.is_not_null()),
+            "members" | "members.value" => Box::new(diesel::dsl::exists(
+                ugm::table.filter(ugm::user_group_id.eq(user_groups::id)),
+            )),
+            _ => return Err(format!("syncd does not filter on {path}.")),
+        },
+        Filter::Compare { path, op, value } => {
+            let key = attribute(path, GROUP_URI)?;
+            let shown = path.to_string();
+            match key.as_str() {
+                "displayname" => compare_text!(
+                    GroupCondition,
+                    user_groups::name,
+                    *op,
+                    text_of(value, &shown)?,
+                    true
+                ),
+                "externalid" => compare_text!(
+                    GroupCondition,
+                    user_groups::external_id.assume_not_null(),
+                    *op,
+                    text_of(value, &shown)?,
+                    false
+                ),
+                "id" => compare_id!(GroupCondition, user_groups::id, *op, id_of(value)?, shown),
+                "members" | "members.value" if *op == CompareOp::Eq => has_member(id_of(value)?),
+                "meta.created" => compare_time!(
+                    GroupCondition,
+                    user_groups::created_at,
+                    *op,
+                    datetime_of(value, &shown)?,
+                    shown
+                ),
+                "meta.lastmodified" => compare_time!(
+                    GroupCondition,
+                    user_groups::updated_at,
+                    *op,
+                    datetime_of(value, &shown)?,
+                    shown
+                ),
+                _ => return Err(format!("syncd does not filter on {path} with {op}.")),
+            }
+        }
+    })
+}
+
+/// Groups that have user `id` as a member (the pair's unique index).
+fn has_member(id: i64) -> GroupCondition {
+    Box::new(diesel::dsl::exists(
+        ugm::table
+            .filter(ugm::user_group_id.eq(user_groups::id))
+            .filter(ugm::user_id.eq(id)),
+    ))
 }
