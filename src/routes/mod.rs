@@ -37,6 +37,30 @@ pub fn table(cfg: &mut web::ServiceConfig) {
     );
     resource(
         cfg,
+        "/scim/v2/Schemas",
+        "GET, HEAD",
+        vec![read(scim::schemas)],
+    );
+    resource(
+        cfg,
+        "/scim/v2/Schemas/{id}",
+        "GET, HEAD",
+        vec![read(scim::schema)],
+    );
+    resource(
+        cfg,
+        "/scim/v2/ResourceTypes",
+        "GET, HEAD",
+        vec![read(scim::resource_types)],
+    );
+    resource(
+        cfg,
+        "/scim/v2/ResourceTypes/{id}",
+        "GET, HEAD",
+        vec![read(scim::resource_type)],
+    );
+    resource(
+        cfg,
         "/scim/v2/Users",
         "GET, HEAD, POST",
         vec![read(scim::users), web::post().to(scim::create_user)],
@@ -44,8 +68,13 @@ pub fn table(cfg: &mut web::ServiceConfig) {
     resource(
         cfg,
         "/scim/v2/Users/{id}",
-        "GET, HEAD, DELETE",
-        vec![read(scim::user), web::delete().to(scim::delete_user)],
+        "GET, HEAD, PUT, PATCH, DELETE",
+        vec![
+            read(scim::user),
+            web::put().to(scim::replace_user),
+            web::patch().to(scim::patch_user_handler),
+            web::delete().to(scim::delete_user),
+        ],
     );
     resource(
         cfg,
@@ -56,8 +85,13 @@ pub fn table(cfg: &mut web::ServiceConfig) {
     resource(
         cfg,
         "/scim/v2/Groups/{id}",
-        "GET, HEAD, DELETE",
-        vec![read(scim::group), web::delete().to(scim::delete_group)],
+        "GET, HEAD, PUT, PATCH, DELETE",
+        vec![
+            read(scim::group),
+            web::put().to(scim::replace_group),
+            web::patch().to(scim::patch_group_handler),
+            web::delete().to(scim::delete_group),
+        ],
     );
     resource(
         cfg,

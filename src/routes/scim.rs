@@ -10,7 +10,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::db::queries::changes::{self, Deleting};
 use crate::db::queries::scim::{self, NewScimUser, Only};
@@ -110,6 +110,54 @@ pub async fn service_provider_config(
         &doc::service_provider_config(&doc::base_url(&req)),
         None,
     )
+}
+
+/// `GET /scim/v2/Schemas`
+pub async fn schemas(req: HttpRequest, ScimManager(..): ScimManager) -> HttpResponse {
+    let all = doc::schemas(&doc::base_url(&req));
+    let total = all.len() as i64;
+    doc::respond(StatusCode::OK, &doc::list(total, 1, all), None)
+}
+
+/// `GET /scim/v2/Schemas/{id}`: a schema by its URI (any case).
+pub async fn schema(
+    req: HttpRequest,
+    ScimManager(..): ScimManager,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    doc::schemas(&doc::base_url(&req))
+        .into_iter()
+        .find(|s| {
+            s["id"]
+                .as_str()
+                .is_some_and(|id| id.eq_ignore_ascii_case(&path))
+        })
+        .map(|s| doc::respond(StatusCode::OK, &s, None))
+        .ok_or_else(|| not_found("schema", &path))
+}
+
+/// `GET /scim/v2/ResourceTypes`
+pub async fn resource_types(req: HttpRequest, ScimManager(..): ScimManager) -> HttpResponse {
+    let all = doc::resource_types(&doc::base_url(&req));
+    let total = all.len() as i64;
+    doc::respond(StatusCode::OK, &doc::list(total, 1, all), None)
+}
+
+/// `GET /scim/v2/ResourceTypes/{id}`
+pub async fn resource_type(
+    req: HttpRequest,
+    ScimManager(..): ScimManager,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    doc::resource_types(&doc::base_url(&req))
+        .into_iter()
+        .find(|t| {
+            t["id"]
+                .as_str()
+                .is_some_and(|id| id.eq_ignore_ascii_case(&path))
+        })
+        .map(|t| doc::respond(StatusCode::OK, &t, None))
+        .ok_or_else(|| not_found("resource type", &path))
 }
 
 /// `GET /scim/v2/Users/{id}`
@@ -295,17 +343,11 @@ pub async fn delete_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A group's members with their logins, in id order.
-fn members_of(c: &mut crate::db::DbConnection, group: i64) -> Result<Vec<(i64, String)>, ApiError> {
-    let mut ids: Vec<i64> = sets::members_of(c, group)?
+/// A group's member ids, ascending.
+fn members_of(c: &mut crate::db::DbConnection, group: i64) -> Result<Vec<i64>, ApiError> {
+    Ok(sets::members_of(c, group)?
         .into_iter()
         .map(|(user, _)| user)
-        .collect();
-    ids.sort_unstable();
-    let logins = sets::logins_of(c, &ids)?;
-    Ok(ids
-        .into_iter()
-        .map(|id| (id, logins.get(&id).cloned().unwrap_or_default()))
         .collect())
 }
 
@@ -482,4 +524,429 @@ pub async fn delete_group(
     .await?;
     gone.ok_or_else(|| not_found("group", &path))?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------- PUT, PATCH
+
+use crate::db::queries::scim::{GroupWrite, MemberStep, Refused, UserWrite};
+
+/// `If-Match`: the version it names, compared exactly as given with the
+/// `ETag` syncd sends (`W/"7"`); `*` matches any. `Err` for a tag that can
+/// name no version of this resource: nothing is changed (412).
+fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let Some(value) = req.headers().get(actix_web::http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let value = value.to_str().unwrap_or("").trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    value
+        .strip_prefix("W/\"")
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|v| v.parse::<i64>().ok())
+        .map(Some)
+        .ok_or_else(stale)
+}
+
+fn stale() -> ApiError {
+    ApiError::scim(
+        StatusCode::PRECONDITION_FAILED,
+        "invalidVers",
+        "The resource changed since the version If-Match names.",
+    )
+}
+
+fn refused(r: Refused, what: &str, id: &str) -> ApiError {
+    match r {
+        Refused::NotFound => not_found(what, id),
+        Refused::Stale => stale(),
+        Refused::Taken(r) => uniqueness(r.to_string()),
+        Refused::UnknownUser(u) => invalid("invalidValue", Refusal::UnknownUser(u).to_string()),
+    }
+}
+
+async fn write_user(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    id: i64,
+    raw: &str,
+    fields: UserFields,
+    expected: Option<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let w = UserWrite {
+        login: fields.login,
+        name: fields.name,
+        email_address: fields.email,
+        external_id: fields.external_id,
+        active: fields.active,
+    };
+    let done = run_db(state, move |c| Ok(scim::replace_user(c, id, &w, expected)?)).await?;
+    let u = done.map_err(|r| refused(r, "user", raw))?;
+    let body = doc::user(&doc::base_url(req), &u);
+    Ok(doc::respond(StatusCode::OK, &body, Some(u.version)))
+}
+
+/// `PUT /scim/v2/Users/{id}`: the user becomes what the document says.
+pub async fn replace_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ScimManager(..): ScimManager,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = id_of(&path, "user")?;
+    let expected = if_match(&req)?;
+    let fields = UserFields::read(&json_body(&req, payload).await?)?;
+    write_user(&req, &state, id, &path, fields, expected).await
+}
+
+/// A PATCH body's operations: `op` in any case (API.md 9), `path`, `value`.
+fn operations(body: &Value) -> Result<Vec<(String, Option<String>, Value)>, ApiError> {
+    let ops = body
+        .get("Operations")
+        .or_else(|| body.get("operations"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("invalidSyntax", "A PATCH body needs Operations."))?;
+    ops.iter()
+        .map(|op| {
+            let name = string_at(op, "op")
+                .map(str::to_ascii_lowercase)
+                .filter(|o| matches!(o.as_str(), "add" | "remove" | "replace"))
+                .ok_or_else(|| {
+                    invalid(
+                        "invalidSyntax",
+                        "Each operation's op is add, remove or replace.",
+                    )
+                })?;
+            let path = string_at(op, "path").map(str::to_string);
+            Ok((name, path, op.get("value").cloned().unwrap_or(Value::Null)))
+        })
+        .collect()
+}
+
+/// Where a user PATCH path points in the user's document, or None for an
+/// attribute syncd does not keep (ignored, as API.md 9 says).
+fn user_target(path: &str) -> Result<Option<Vec<&'static str>>, ApiError> {
+    let parsed = scim_filter::parse_patch_path(path)
+        .map_err(|e| invalid(e.scim_type(), e.detail().to_string()))?;
+    if let Some(uri) = &parsed.path.uri
+        && !uri.eq_ignore_ascii_case(doc::USER_SCHEMA)
+    {
+        return Ok(None);
+    }
+    let key = match (&parsed.filter, &parsed.sub) {
+        // `emails[type eq "work"].value`: syncd's one address.
+        (Some(_), _) if parsed.path.is("emails", None) => "emails.value".to_string(),
+        (Some(_), _) => {
+            return Err(invalid(
+                "invalidPath",
+                format!("syncd cannot patch {path}."),
+            ));
+        }
+        _ => parsed.path.key(),
+    };
+    Ok(match key.as_str() {
+        "username" => Some(vec!["userName"]),
+        "name" => Some(vec!["name"]),
+        "name.formatted" => Some(vec!["name", "formatted"]),
+        "name.givenname" => Some(vec!["name", "givenName"]),
+        "name.familyname" => Some(vec!["name", "familyName"]),
+        "displayname" => Some(vec!["displayName"]),
+        "active" => Some(vec!["active"]),
+        "externalid" => Some(vec!["externalId"]),
+        "emails" | "emails.value" => Some(vec!["emails"]),
+        _ => None,
+    })
+}
+
+/// Applies one operation to a user's document.
+fn patch_user(doc: &mut Value, op: &str, path: Option<&str>, value: Value) -> Result<(), ApiError> {
+    let Some(path) = path else {
+        // No path: the value's attributes, each as if named.
+        let Value::Object(fields) = value else {
+            return Err(invalid(
+                "invalidValue",
+                "An operation without a path takes an object.",
+            ));
+        };
+        for (name, v) in fields {
+            if name == "schemas" || name == "id" || name == "meta" {
+                continue;
+            }
+            patch_user(doc, op, Some(&name), v)?;
+        }
+        return Ok(());
+    };
+    let Some(target) = user_target(path)? else {
+        return Ok(());
+    };
+    if target == ["emails"] {
+        // One address: a string, `{value}` or a list of them.
+        let email = match (&value, op) {
+            (_, "remove") => Value::Null,
+            (Value::String(s), _) => json_email(s),
+            (Value::Object(_), _) => json!([value]),
+            (Value::Array(_), _) => value.clone(),
+            _ => Value::Null,
+        };
+        doc["emails"] = email;
+        return Ok(());
+    }
+    if target[0] == "name" && target.len() == 2 && target[1] != "formatted" {
+        // givenName or familyName: the name is made again from both.
+        if let Some(name) = doc.get_mut("name").and_then(Value::as_object_mut) {
+            name.remove("formatted");
+        }
+    }
+    let slot = target.iter().try_fold(&mut *doc, |at, key| {
+        if !at.is_object() {
+            *at = json!({});
+        }
+        Some(at.as_object_mut()?.entry(*key).or_insert(Value::Null))
+    });
+    let Some(slot) = slot else {
+        return Err(invalid(
+            "invalidPath",
+            format!("syncd cannot patch {path}."),
+        ));
+    };
+    match op {
+        "remove" if target == ["userName"] => {
+            return Err(invalid("mutability", "userName is required."));
+        }
+        "remove" => *slot = Value::Null,
+        _ => match (slot.as_object_mut(), value) {
+            // `add` of a complex value merges it.
+            (Some(existing), Value::Object(new)) if op == "add" => existing.extend(new),
+            (_, v) => *slot = v,
+        },
+    }
+    Ok(())
+}
+
+fn json_email(s: &str) -> Value {
+    json!([{ "value": s }])
+}
+
+/// `PATCH /scim/v2/Users/{id}`: the operations applied to the user as it
+/// is, then written as a PUT would (`If-Match` held throughout).
+pub async fn patch_user_handler(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ScimManager(..): ScimManager,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = id_of(&path, "user")?;
+    let expected = if_match(&req)?;
+    let body = json_body(&req, payload).await?;
+    let ops = operations(&body)?;
+    let found = run_db(&state, move |c| Ok(scim::find_user(c, id)?)).await?;
+    let current = found.ok_or_else(|| not_found("user", &path))?;
+    if expected.is_some_and(|v| v != current.version) {
+        return Err(stale());
+    }
+    let mut user = doc::user("", &current);
+    for (op, at, value) in ops {
+        patch_user(&mut user, &op, at.as_deref(), value)?;
+    }
+    let fields = UserFields::read(&user)?;
+    // The version read above: a change meanwhile is a 412, not lost.
+    write_user(&req, &state, id, &path, fields, Some(current.version)).await
+}
+
+/// `PUT /scim/v2/Groups/{id}`: the name, `externalId` and the members
+/// become what the document says.
+pub async fn replace_group(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ScimManager(caller, ()): ScimManager,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = id_of(&path, "group")?;
+    let expected = if_match(&req)?;
+    let body = json_body(&req, payload).await?;
+    let name = string_at(&body, "displayName")
+        .ok_or_else(|| invalid("invalidValue", "displayName is required."))?;
+    let name = text::GroupName::parse(name).map_err(|m| invalid("invalidValue", m))?;
+    let w = GroupWrite {
+        name: Some(name.as_str().to_string()),
+        external_id: Some(string_at(&body, "externalId").map(str::to_string)),
+        members: vec![MemberStep::Exactly(member_ids(&body)?)],
+    };
+    let g = change_group(&state, id, w, expected, caller.id)
+        .await
+        .map_err(|r| r.either(&path))?;
+    let with_members = !ListParams::of(&req)?.without_members();
+    let members = if with_members {
+        Some(run_db(&state, move |c| members_of(c, id)).await?)
+    } else {
+        None
+    };
+    let body = doc::group(&doc::base_url(&req), &g, members.as_deref());
+    Ok(doc::respond(StatusCode::OK, &body, Some(g.version)))
+}
+
+/// A group write's failure: already an answer, or a refusal to word.
+enum GroupFailure {
+    Api(ApiError),
+    Refused(Refused),
+}
+
+impl GroupFailure {
+    fn either(self, id: &str) -> ApiError {
+        match self {
+            GroupFailure::Api(e) => e,
+            GroupFailure::Refused(r) => refused(r, "group", id),
+        }
+    }
+}
+
+async fn change_group(
+    state: &web::Data<AppState>,
+    id: i64,
+    w: GroupWrite,
+    expected: Option<i64>,
+    caller: i64,
+) -> Result<scim::ScimGroup, GroupFailure> {
+    let by = Changer::manager(caller, Via::Scim);
+    let done = run_db(state, move |c| {
+        Ok(scim::change_group(c, id, &w, expected, by)?)
+    })
+    .await
+    .map_err(GroupFailure::Api)?;
+    done.map_err(GroupFailure::Refused)
+}
+
+/// The member ids of a PATCH value: `[{"value": "7"}, ...]` or one object.
+fn patch_members(value: &Value) -> Result<Vec<i64>, ApiError> {
+    let list = match value {
+        Value::Array(_) => value.clone(),
+        Value::Object(_) => json!([value]),
+        Value::Null => json!([]),
+        _ => {
+            return Err(invalid(
+                "invalidValue",
+                "members takes a list of {\"value\": id}.",
+            ));
+        }
+    };
+    member_ids(&json!({ "members": list }))
+}
+
+/// One PATCH operation on a group, as a change of its fields or members.
+fn patch_group(
+    w: &mut GroupWrite,
+    op: &str,
+    path: Option<&str>,
+    value: Value,
+) -> Result<(), ApiError> {
+    let Some(path) = path else {
+        let Value::Object(fields) = value else {
+            return Err(invalid(
+                "invalidValue",
+                "An operation without a path takes an object.",
+            ));
+        };
+        for (name, v) in fields {
+            if matches!(name.as_str(), "schemas" | "id" | "meta") {
+                continue;
+            }
+            patch_group(w, op, Some(&name), v)?;
+        }
+        return Ok(());
+    };
+    let parsed = scim_filter::parse_patch_path(path)
+        .map_err(|e| invalid(e.scim_type(), e.detail().to_string()))?;
+    if let Some(uri) = &parsed.path.uri
+        && !uri.eq_ignore_ascii_case(doc::GROUP_SCHEMA)
+    {
+        return Ok(());
+    }
+    if parsed.path.is("members", None) {
+        let step = match (op, &parsed.filter) {
+            // `members[value eq "7"]`: that member.
+            ("remove", Some(filter)) => match filter {
+                Filter::Compare {
+                    path,
+                    op: scim_filter::CompareOp::Eq,
+                    value: scim_filter::Value::Str(v),
+                } if path.is("value", None) => {
+                    MemberStep::Remove(vec![v.trim().parse::<i64>().unwrap_or(0)])
+                }
+                _ => {
+                    return Err(invalid(
+                        "invalidFilter",
+                        "syncd removes members by value eq only.",
+                    ));
+                }
+            },
+            (_, Some(_)) => {
+                return Err(invalid(
+                    "invalidPath",
+                    "Add or replace members without a filter.",
+                ));
+            }
+            ("add", None) => MemberStep::Add(patch_members(&value)?),
+            ("replace", None) => MemberStep::Exactly(patch_members(&value)?),
+            // A list removes those; nothing removes all (API.md 9).
+            (_, None) if value.is_null() => MemberStep::Exactly(Vec::new()),
+            (_, None) => MemberStep::Remove(patch_members(&value)?),
+        };
+        w.members.push(step);
+        return Ok(());
+    }
+    match parsed.path.key().as_str() {
+        "displayname" => {
+            if op == "remove" {
+                return Err(invalid("mutability", "displayName is required."));
+            }
+            let name = value
+                .as_str()
+                .ok_or_else(|| invalid("invalidValue", "displayName is a string."))?;
+            let name = text::GroupName::parse(name).map_err(|m| invalid("invalidValue", m))?;
+            w.name = Some(name.as_str().to_string());
+        }
+        "externalid" => {
+            w.external_id = Some(match op {
+                "remove" => None,
+                _ => Some(
+                    value
+                        .as_str()
+                        .ok_or_else(|| invalid("invalidValue", "externalId is a string."))?
+                        .to_string(),
+                ),
+            });
+        }
+        // Attributes syncd does not keep are ignored.
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `PATCH /scim/v2/Groups/{id}`: 204 with the new `ETag`. Adding or
+/// removing members touches those members only, so a large group costs
+/// what the change costs (a `replace` of all members reads them).
+pub async fn patch_group_handler(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ScimManager(caller, ()): ScimManager,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = id_of(&path, "group")?;
+    let expected = if_match(&req)?;
+    let body = json_body(&req, payload).await?;
+    let mut w = GroupWrite::default();
+    for (op, at, value) in operations(&body)? {
+        patch_group(&mut w, &op, at.as_deref(), value)?;
+    }
+    let g = change_group(&state, id, w, expected, caller.id)
+        .await
+        .map_err(|r| r.either(&path))?;
+    Ok(HttpResponse::NoContent()
+        .insert_header((actix_web::http::header::ETAG, doc::version_tag(g.version)))
+        .finish())
 }

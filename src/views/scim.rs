@@ -40,7 +40,6 @@ pub fn user(base: &str, u: &ScimUser) -> Value {
         "id": u.id.to_string(),
         "userName": u.login,
         "name": { "formatted": u.name },
-        "displayName": u.name,
         "active": u.disabled_at.is_none(),
         "meta": {
             "resourceType": "User",
@@ -51,7 +50,10 @@ pub fn user(base: &str, u: &ScimUser) -> Value {
         },
     });
     if let Some(email) = &u.email_address {
-        doc["emails"] = json!([{ "value": email, "type": "work", "primary": true }]);
+        // One address, kept verbatim: published with `value` only, since
+        // a client compares every sub-attribute it sent with what comes
+        // back (its `type` is taken as `work` in filters).
+        doc["emails"] = json!([{ "value": email }]);
     }
     if let Some(external) = &u.external_id {
         doc["externalId"] = json!(external);
@@ -59,8 +61,8 @@ pub fn user(base: &str, u: &ScimUser) -> Value {
     doc
 }
 
-/// A group; `members` (user id and login) when they were read.
-pub fn group(base: &str, g: &ScimGroup, members: Option<&[(i64, String)]>) -> Value {
+/// A group; `members` (user ids) when they were read.
+pub fn group(base: &str, g: &ScimGroup, members: Option<&[i64]>) -> Value {
     let mut doc = json!({
         "schemas": [GROUP_SCHEMA],
         "id": g.id.to_string(),
@@ -76,12 +78,10 @@ pub fn group(base: &str, g: &ScimGroup, members: Option<&[(i64, String)]>) -> Va
     if let Some(members) = members {
         doc["members"] = members
             .iter()
-            .map(|(id, login)| {
+            .map(|id| {
                 json!({
                     "value": id.to_string(),
                     "$ref": format!("{base}/Users/{id}"),
-                    "display": login,
-                    "type": "User",
                 })
             })
             .collect();
@@ -107,9 +107,9 @@ pub fn service_provider_config(base: &str) -> Value {
     json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
         "documentationUri": "https://github.com/syncd/syncd/blob/main/docs/SCIM.md",
-        "patch": { "supported": false },
+        "patch": { "supported": true },
         "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
-        "filter": { "supported": false, "maxResults": MAX_PAGE },
+        "filter": { "supported": true, "maxResults": MAX_PAGE },
         "changePassword": { "supported": false },
         "sort": { "supported": false },
         "etag": { "supported": true },
@@ -134,4 +134,93 @@ pub fn respond(status: StatusCode, doc: &Value, version: Option<i64>) -> HttpRes
         response.insert_header((header::ETAG, version_tag(v)));
     }
     response.body(doc.to_string())
+}
+
+pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
+pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
+
+/// One attribute's definition (RFC 7643 7), with the defaults syncd uses.
+fn attribute(name: &str, kind: &str, description: &str) -> Value {
+    json!({
+        "name": name,
+        "type": kind,
+        "multiValued": false,
+        "description": description,
+        "required": false,
+        "caseExact": false,
+        "mutability": "readWrite",
+        "returned": "default",
+        "uniqueness": "none",
+    })
+}
+
+/// The User schema: exactly the attributes syncd keeps and returns.
+fn user_schema(base: &str) -> Value {
+    let mut user_name = attribute("userName", "string", "The user's login in syncd.");
+    user_name["required"] = json!(true);
+    user_name["uniqueness"] = json!("server");
+    let mut formatted = attribute("formatted", "string", "The user's name in syncd.");
+    formatted["required"] = json!(false);
+    let mut name = attribute("name", "complex", "The user's name.");
+    name["subAttributes"] = json!([formatted]);
+    let mut value = attribute("value", "string", "The email address.");
+    value["required"] = json!(false);
+    let mut emails = attribute("emails", "complex", "syncd keeps one address.");
+    emails["multiValued"] = json!(true);
+    emails["subAttributes"] = json!([value]);
+    let active = attribute("active", "boolean", "False for a disabled user.");
+    json!({
+        "schemas": [SCHEMA_SCHEMA],
+        "id": USER_SCHEMA,
+        "name": "User",
+        "description": "A syncd user: provisioned users are not managers and have no password.",
+        "attributes": [user_name, name, emails, active],
+        "meta": { "resourceType": "Schema", "location": format!("{base}/Schemas/{USER_SCHEMA}") },
+    })
+}
+
+/// The Group schema: the name and the members (user ids).
+fn group_schema(base: &str) -> Value {
+    let mut display_name = attribute("displayName", "string", "The user group's name in syncd.");
+    display_name["required"] = json!(true);
+    display_name["uniqueness"] = json!("server");
+    let mut value = attribute("value", "string", "The member's user id.");
+    value["mutability"] = json!("immutable");
+    let mut reference = attribute("$ref", "reference", "The member's URI.");
+    reference["mutability"] = json!("immutable");
+    reference["referenceTypes"] = json!(["User"]);
+    reference["caseExact"] = json!(true);
+    let mut members = attribute("members", "complex", "The group's members (users).");
+    members["multiValued"] = json!(true);
+    members["subAttributes"] = json!([value, reference]);
+    json!({
+        "schemas": [SCHEMA_SCHEMA],
+        "id": GROUP_SCHEMA,
+        "name": "Group",
+        "description": "A syncd user group.",
+        "attributes": [display_name, members],
+        "meta": { "resourceType": "Schema", "location": format!("{base}/Schemas/{GROUP_SCHEMA}") },
+    })
+}
+
+/// Every schema syncd serves, by id.
+pub fn schemas(base: &str) -> Vec<Value> {
+    vec![user_schema(base), group_schema(base)]
+}
+
+/// The resource types, `User` and `Group`.
+pub fn resource_types(base: &str) -> Vec<Value> {
+    [("User", "/Users", USER_SCHEMA), ("Group", "/Groups", GROUP_SCHEMA)]
+        .into_iter()
+        .map(|(id, endpoint, schema)| {
+            json!({
+                "schemas": [RESOURCE_TYPE_SCHEMA],
+                "id": id,
+                "name": id,
+                "endpoint": endpoint,
+                "schema": schema,
+                "meta": { "resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/{id}") },
+            })
+        })
+        .collect()
 }

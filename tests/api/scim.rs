@@ -204,7 +204,10 @@ fn groups_are_created_with_their_members_read_without_them_and_deleted_via_scim(
         .map(|m| m["value"].as_str().unwrap())
         .collect();
     assert_eq!(values, vec![ann.to_string(), bob.to_string()]);
-    assert_eq!(g["members"][0]["display"], json!("ann"));
+    assert_eq!(
+        g["members"][0]["$ref"],
+        json!(app.url(&format!("/scim/v2/Users/{ann}")))
+    );
     let events = app.get(&format!("/membership-events.json?user_group_id={id}"));
     let events: Value = serde_json::from_str(&events.body).unwrap();
     assert_eq!(events.as_array().unwrap().len(), 2);
@@ -431,5 +434,261 @@ fn filters_find_what_providers_look_for_and_refuse_what_cannot_run() {
     ] {
         let r = filtered(&app, resource, filter);
         assert_scim_error(&r, 400, Some("invalidFilter"));
+    }
+}
+
+fn patch(app: &TestApp, path: &str, operations: Value, if_match: Option<&str>) -> Resp {
+    let mut request = scim(app, Method::PATCH, path)
+        .header("Content-Type", "application/scim+json")
+        .body(
+            json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": operations
+            })
+            .to_string(),
+        );
+    if let Some(tag) = if_match {
+        request = request.header("If-Match", tag);
+    }
+    app.send(request)
+}
+
+fn members(app: &TestApp, g: &str) -> Vec<String> {
+    let r = get(app, &format!("/Groups/{g}"));
+    json_of(&r)["members"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|m| m["value"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn providers_patch_users_and_groups_in_their_own_shapes() {
+    let app = spawn_app();
+    let u = post(
+        &app,
+        "/Users",
+        json!({ "userName": "dee", "name": { "givenName": "Dee", "familyName": "Ray" } }),
+    );
+    let u = json_of(&u);
+    let id = u["id"].as_str().unwrap().to_string();
+    let v1 = u["meta"]["version"].as_str().unwrap().to_string();
+
+    // Okta deprovisions with active false (no path, an object value).
+    let r = patch(
+        &app,
+        &format!("/Users/{id}"),
+        json!([{ "op": "replace", "value": { "active": false } }]),
+        None,
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(json_of(&r)["active"], json!(false));
+    // The XML API's user is disabled: its token would not sign in.
+    let v2 = r.header("etag").unwrap().to_string();
+    assert_ne!(v1, v2);
+    // Entra: capitalised ops, a name part, a string boolean.
+    let r = patch(
+        &app,
+        &format!("/Users/{id}"),
+        json!([
+            { "op": "Replace", "path": "name.givenName", "value": "Dee" },
+            { "op": "Replace", "path": "name.familyName", "value": "Roe" },
+            { "op": "Replace", "path": "active", "value": "True" },
+            { "op": "Add", "path": "emails[type eq \"work\"].value", "value": "dee@example.com" },
+            { "op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Ops" }
+        ]),
+        Some(&v2),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let now = json_of(&r);
+    assert_eq!(now["name"]["formatted"], json!("Dee Roe"));
+    assert_eq!(now["active"], json!(true));
+    assert_eq!(now["emails"][0]["value"], json!("dee@example.com"));
+    // A stale If-Match changes nothing.
+    let r = patch(
+        &app,
+        &format!("/Users/{id}"),
+        json!([{ "op": "replace", "path": "active", "value": false }]),
+        Some(&v2),
+    );
+    assert_scim_error(&r, 412, Some("invalidVers"));
+    assert_eq!(
+        json_of(&get(&app, &format!("/Users/{id}")))["active"],
+        json!(true)
+    );
+    let r = patch(
+        &app,
+        &format!("/Users/{id}"),
+        json!([{ "op": "remove", "path": "userName" }]),
+        None,
+    );
+    assert_scim_error(&r, 400, Some("mutability"));
+    // PUT replaces; a login taken in another case is refused.
+    post(&app, "/Users", json!({ "userName": "eve" }));
+    let r = app.send(
+        scim(&app, Method::PUT, &format!("/Users/{id}"))
+            .header("Content-Type", "application/scim+json")
+            .body(json!({ "userName": "EVE" }).to_string()),
+    );
+    assert_scim_error(&r, 409, Some("uniqueness"));
+    let r = app.send(
+        scim(&app, Method::PUT, &format!("/Users/{id}"))
+            .header("Content-Type", "application/scim+json")
+            .body(json!({ "userName": "dee2", "externalId": "x9" }).to_string()),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(json_of(&r)["userName"], json!("dee2"));
+    assert!(
+        json_of(&r).get("emails").is_none(),
+        "a PUT replaces everything"
+    );
+
+    // Groups.
+    let ann = app.user("ann").to_string();
+    let bob = app.user("bob").to_string();
+    let cy = app.user("cy").to_string();
+    let g = post(
+        &app,
+        "/Groups",
+        json!({ "displayName": "Ops", "members": [{ "value": ann }] }),
+    );
+    let g = json_of(&g)["id"].as_str().unwrap().to_string();
+    let at = format!("/Groups/{g}");
+    // Entra adds with a value list and capitalised op.
+    let r = patch(
+        &app,
+        &at,
+        json!([{ "op": "Add", "path": "members", "value": [{ "value": bob }, { "value": cy }] }]),
+        None,
+    );
+    assert_eq!(r.status, 204, "{r:?}");
+    assert!(r.header("etag").is_some());
+    assert_eq!(
+        members(&app, &g),
+        vec![ann.clone(), bob.clone(), cy.clone()]
+    );
+    // Okta removes one member by filter.
+    let r = patch(
+        &app,
+        &at,
+        json!([{ "op": "remove", "path": format!("members[value eq \"{bob}\"]") }]),
+        None,
+    );
+    assert_eq!(r.status, 204, "{r:?}");
+    assert_eq!(members(&app, &g), vec![ann.clone(), cy.clone()]);
+    // Entra removes with a value list: only those.
+    let r = patch(
+        &app,
+        &at,
+        json!([{ "op": "Remove", "path": "members", "value": [{ "value": cy }] }]),
+        None,
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(members(&app, &g), vec![ann.clone()]);
+    // An unknown member: 400, nothing changes (not even the name).
+    let r = patch(
+        &app,
+        &at,
+        json!([
+            { "op": "replace", "path": "displayName", "value": "Renamed" },
+            { "op": "add", "path": "members", "value": [{ "value": bob }, { "value": "9999" }] }
+        ]),
+        None,
+    );
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    assert_eq!(members(&app, &g), vec![ann.clone()]);
+    assert_eq!(json_of(&get(&app, &at))["displayName"], json!("Ops"));
+    // Okta renames with a path-less replace; replace sets the members.
+    let r = patch(
+        &app,
+        &at,
+        json!([
+            { "op": "replace", "value": { "id": g, "displayName": "Operations" } },
+            { "op": "replace", "path": "members", "value": [{ "value": bob }] }
+        ]),
+        None,
+    );
+    assert_eq!(r.status, 204, "{r:?}");
+    let now = json_of(&get(&app, &at));
+    assert_eq!(now["displayName"], json!("Operations"));
+    assert_eq!(members(&app, &g), vec![bob.clone()]);
+    // remove of members with neither filter nor value: all of them.
+    let r = patch(
+        &app,
+        &at,
+        json!([{ "op": "remove", "path": "members" }]),
+        None,
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(members(&app, &g), Vec::<String>::new());
+    // PUT with If-Match; a stale one is 412.
+    let tag = get(&app, &at).header("etag").unwrap().to_string();
+    let put = |tag: &str| {
+        app.send(
+            scim(&app, Method::PUT, &at)
+                .header("Content-Type", "application/scim+json")
+                .header("If-Match", tag)
+                .body(json!({ "displayName": "Operations", "members": [{ "value": ann }, { "value": cy }] }).to_string()),
+        )
+    };
+    let r = put(&tag);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(members(&app, &g), vec![ann.clone(), cy.clone()]);
+    assert_scim_error(&put(&tag), 412, Some("invalidVers"));
+    // Every membership change above was recorded with via scim.
+    let events = app.get(&format!("/membership-events.json?user_group_id={g}"));
+    let events: Value = serde_json::from_str(&events.body).unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 10, "{events}");
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["via"] == "scim"),
+        "{events}"
+    );
+}
+
+#[test]
+fn discovery_lists_the_resource_types_and_exactly_the_attributes_kept() {
+    let app = spawn_app();
+    let types = json_of(&get(&app, "/ResourceTypes"));
+    assert_eq!(types["totalResults"], json!(2));
+    for t in types["Resources"].as_array().unwrap() {
+        let id = t["id"].as_str().unwrap();
+        assert_eq!(json_of(&get(&app, &format!("/ResourceTypes/{id}"))), *t);
+        let schema = get(&app, &format!("/Schemas/{}", t["schema"].as_str().unwrap()));
+        assert_eq!(schema.status, 200, "{schema:?}");
+    }
+    let user = json_of(&get(
+        &app,
+        "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+    ));
+    let names: Vec<&str> = user["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["userName", "name", "emails", "active"]);
+    let config = json_of(&get(&app, "/ServiceProviderConfig"));
+    for feature in ["patch", "filter", "etag"] {
+        assert_eq!(config[feature]["supported"], json!(true), "{feature}");
+    }
+    for path in [
+        "/ResourceTypes/Nope",
+        "/Schemas/urn:nope",
+        "/6f1c2d9e-not-here",
+    ] {
+        assert_scim_error(&get(&app, path), 404, None);
+    }
+    for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+        for path in ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas"] {
+            let r = app.send(scim(&app, method.clone(), path));
+            assert_eq!(r.status, 405, "{method} {path}");
+        }
     }
 }

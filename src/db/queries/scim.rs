@@ -404,7 +404,9 @@ pub fn user_condition(f: &Filter) -> Result<UserCondition, Unsupported> {
                         (CompareOp::Eq, Value::Bool(b)) => *b,
                         (CompareOp::Ne, Value::Bool(b)) => !*b,
                         _ => {
-                            return Err("active is compared with eq or ne and true or false.".into());
+                            return Err(
+                                "active is compared with eq or ne and true or false.".into()
+                            );
                         }
                     };
                     if wanted {
@@ -570,4 +572,238 @@ fn has_member(id: i64) -> GroupCondition {
             .filter(ugm::user_group_id.eq(user_groups::id))
             .filter(ugm::user_id.eq(id)),
     ))
+}
+
+// ---------------------------------------------------------------- writes
+
+use crate::db::queries::{changes, sets};
+use crate::domain::history::Changer;
+
+/// Why a SCIM write changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    NotFound,
+    /// `If-Match` named another version (412).
+    Stale,
+    /// A login or name taken (409 `uniqueness`).
+    Taken(Refusal),
+    /// A member that is no user (400 `invalidValue`).
+    UnknownUser(i64),
+}
+
+/// A user as a PUT (or a PATCH, applied to the user first) leaves it.
+pub struct UserWrite {
+    pub login: String,
+    pub name: String,
+    pub email_address: Option<String>,
+    pub external_id: Option<String>,
+    pub active: bool,
+}
+
+/// Replaces what SCIM writes of a user, if its version is `if_match`
+/// (when given); the version moves.
+pub fn replace_user(
+    c: &mut DbConnection,
+    id: i64,
+    w: &UserWrite,
+    if_match: Option<i64>,
+) -> QueryResult<Result<ScimUser, Refused>> {
+    c.transaction(|c| {
+        // Takes the row's lock (PostgreSQL) or the write lock (SQLite)
+        // first, so what is read below stays so until the commit.
+        let there = diesel::update(users::table.filter(users::id.eq(id)))
+            .set(users::version.eq(users::version))
+            .execute(c)?;
+        let Some(current) = (there > 0).then(|| find_user(c, id)).transpose()?.flatten() else {
+            return Ok(Err(Refused::NotFound));
+        };
+        if if_match.is_some_and(|v| v != current.version) {
+            return Ok(Err(Refused::Stale));
+        }
+        let taken: bool = diesel::select(diesel::dsl::exists(
+            users::table
+                .filter(lower(users::login).eq(w.login.to_lowercase()))
+                .filter(users::id.ne(id)),
+        ))
+        .get_result(c)?;
+        if taken {
+            return Ok(Err(Refused::Taken(Refusal::LoginTaken(w.login.clone()))));
+        }
+        let at = now();
+        let disabled_at = match (w.active, current.disabled_at) {
+            (true, _) => None,
+            (false, Some(since)) => Some(since),
+            (false, None) => Some(at),
+        };
+        let updated = diesel::update(users::table.filter(users::id.eq(id)))
+            .set((
+                users::login.eq(&w.login),
+                users::name.eq(&w.name),
+                users::email_address.eq(w.email_address.as_deref()),
+                users::external_id.eq(w.external_id.as_deref()),
+                users::disabled_at.eq(disabled_at),
+                users::updated_at.eq(at),
+                users::version.eq(users::version + 1),
+            ))
+            .returning(columns::<ScimUser>())
+            .get_result(c);
+        match updated {
+            Ok(u) => Ok(Ok(u)),
+            Err(e) if is_unique_violation(&e) => {
+                Ok(Err(Refused::Taken(Refusal::LoginTaken(w.login.clone()))))
+            }
+            Err(e) => Err(e),
+        }
+    })
+}
+
+/// One step of a change to a group's members, in the order sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberStep {
+    Add(Vec<i64>),
+    Remove(Vec<i64>),
+    /// The members become exactly these (a PUT, a `replace`, or a
+    /// `remove` of all members, which is `Exactly(vec![])`).
+    Exactly(Vec<i64>),
+}
+
+/// What a group PUT or PATCH changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct GroupWrite {
+    pub name: Option<String>,
+    pub external_id: Option<Option<String>>,
+    pub members: Vec<MemberStep>,
+}
+
+/// The members' net change: users to add and to remove, or the exact set.
+enum Net {
+    Edit {
+        add: std::collections::BTreeSet<i64>,
+        remove: std::collections::BTreeSet<i64>,
+    },
+    Exactly(std::collections::BTreeSet<i64>),
+}
+
+fn net(steps: &[MemberStep]) -> Net {
+    let mut net = Net::Edit {
+        add: Default::default(),
+        remove: Default::default(),
+    };
+    for step in steps {
+        match (step, &mut net) {
+            (MemberStep::Exactly(ids), _) => net = Net::Exactly(ids.iter().copied().collect()),
+            (MemberStep::Add(ids), Net::Edit { add, remove }) => {
+                for id in ids {
+                    remove.remove(id);
+                    add.insert(*id);
+                }
+            }
+            (MemberStep::Remove(ids), Net::Edit { add, remove }) => {
+                for id in ids {
+                    add.remove(id);
+                    remove.insert(*id);
+                }
+            }
+            (MemberStep::Add(ids), Net::Exactly(set)) => set.extend(ids.iter().copied()),
+            (MemberStep::Remove(ids), Net::Exactly(set)) => {
+                for id in ids {
+                    set.remove(id);
+                }
+            }
+        }
+    }
+    net
+}
+
+/// Changes a group as a SCIM PUT or PATCH asks, in one transaction, if its
+/// version is `if_match` (when given): its name and `externalId`, and its
+/// members, each added or removed with its event (`by`, `via` `scim`).
+/// Adding one member to a large group reads and writes that member only.
+pub fn change_group(
+    c: &mut DbConnection,
+    id: i64,
+    w: &GroupWrite,
+    if_match: Option<i64>,
+    by: Changer,
+) -> QueryResult<Result<ScimGroup, Refused>> {
+    c.transaction(|c| {
+        // The group's row lock (PostgreSQL) or the write lock (SQLite):
+        // no other change to it or its members until the commit.
+        let there = diesel::update(user_groups::table.filter(user_groups::id.eq(id)))
+            .set(user_groups::version.eq(user_groups::version))
+            .execute(c)?;
+        let Some(current) = (there > 0)
+            .then(|| find_group(c, id))
+            .transpose()?
+            .flatten()
+        else {
+            return Ok(Err(Refused::NotFound));
+        };
+        if if_match.is_some_and(|v| v != current.version) {
+            return Ok(Err(Refused::Stale));
+        }
+        if let Some(name) = &w.name {
+            let taken: bool = diesel::select(diesel::dsl::exists(
+                user_groups::table
+                    .filter(lower(user_groups::name).eq(name.to_lowercase()))
+                    .filter(user_groups::id.ne(id)),
+            ))
+            .get_result(c)?;
+            if taken {
+                return Ok(Err(Refused::Taken(Refusal::GroupNameTaken(name.clone()))));
+            }
+        }
+        let (add, remove): (Vec<i64>, Vec<i64>) = match net(&w.members) {
+            Net::Edit { add, remove } => (add.into_iter().collect(), remove.into_iter().collect()),
+            Net::Exactly(wanted) => {
+                let now_in: std::collections::BTreeSet<i64> = sets::members_of(c, id)?
+                    .into_iter()
+                    .map(|(u, _)| u)
+                    .collect();
+                (
+                    wanted.difference(&now_in).copied().collect(),
+                    now_in.difference(&wanted).copied().collect(),
+                )
+            }
+        };
+        let known: std::collections::HashSet<i64> =
+            sets::existing_users(c, &add)?.into_iter().collect();
+        if let Some(missing) = add.iter().find(|u| !known.contains(u)) {
+            return Ok(Err(Refused::UnknownUser(*missing)));
+        }
+        let at = now();
+        if !remove.is_empty() {
+            let pairs: Vec<(i64, i64)> = remove.iter().map(|u| (*u, id)).collect();
+            let found = sets::memberships_of_pairs(c, &pairs)?;
+            let ids: Vec<i64> = found.into_values().collect();
+            changes::remove_many(c, &ids, at, by)?;
+        }
+        if !add.is_empty() {
+            let pairs: Vec<(i64, i64)> = add.iter().map(|u| (*u, id)).collect();
+            changes::add_pairs(c, &pairs, at, by)?;
+        }
+        if w.name.is_some() || w.external_id.is_some() {
+            let name = w.name.as_deref().unwrap_or(&current.name);
+            let external = match &w.external_id {
+                Some(e) => e.as_deref(),
+                None => current.external_id.as_deref(),
+            };
+            let updated = diesel::update(user_groups::table.filter(user_groups::id.eq(id)))
+                .set((
+                    user_groups::name.eq(name),
+                    user_groups::external_id.eq(external),
+                    user_groups::updated_at.eq(at),
+                    user_groups::version.eq(user_groups::version + 1),
+                ))
+                .execute(c);
+            match updated {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    return Ok(Err(Refused::Taken(Refusal::GroupNameTaken(name.into()))));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(find_group(c, id)?.ok_or(Refused::NotFound))
+    })
 }
