@@ -30,6 +30,7 @@ mod page;
 mod pairs;
 mod pg_cluster;
 mod replicas;
+mod scim_conformance;
 mod shared_counts;
 mod show;
 mod sign_in;
