@@ -11,7 +11,9 @@
 #      playwright-core from npm (tests/browser), against the real binary.
 # It installs what the tests need first (curl; libpq-dev and pkg-config to
 # build; python3-venv for the ActiveResource client test, which puts
-# pyactiveresource from PyPI in target/pyenv; haproxy for the replica
+# pyactiveresource from PyPI in target/pyenv, and for the SCIM conformance
+# test, which puts the pinned scim2-cli, scim2-tester and scim2-server in
+# target/scim2env (made under util-linux's flock); haproxy for the replica
 # tests of pass 2, which start their own haproxy process on 127.0.0.1,
 # never the system service; chromium; playwright-core with `npm ci`). Without PostgreSQL
 # binaries it says what it skipped, and why. SYNCD_SKIP_BROWSER=1 skips pass 3
@@ -25,8 +27,9 @@ need_packages=()
 command -v curl >/dev/null 2>&1 || need_packages+=(curl)
 [ -e /usr/include/postgresql/libpq-fe.h ] || need_packages+=(libpq-dev)
 command -v pkg-config >/dev/null 2>&1 || need_packages+=(pkg-config)
-# tests/api/clients.rs makes a virtual environment for pyactiveresource.
+# tests/api/clients.rs and tests/api/scim_conformance.rs make virtual environments.
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_packages+=(python3-venv)
+command -v flock >/dev/null 2>&1 || need_packages+=(util-linux)
 # tests/api/replicas.rs puts three syncd behind HAProxy (tests/api/balancer.rs).
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need_packages+=(haproxy)
 if [ "${SYNCD_SKIP_BROWSER:-}" != 1 ]; then

@@ -16,6 +16,7 @@ diesel::table! {
         disabled_at -> Nullable<Timestamp>,
         external_id -> Nullable<Text>,
         version -> BigInt,
+        active_unset -> Bool,
     }
 }
 

@@ -238,7 +238,7 @@ impl ApiError {
             "status": status.as_u16().to_string(),
             "detail": messages.join(" "),
         });
-        if let Some(t) = scim_type {
+        if let Some(t) = scim_type.filter(|t| !t.is_empty()) {
             error["scimType"] = t.into();
         }
         error

@@ -49,6 +49,12 @@ pub fn table(cfg: &mut web::ServiceConfig) {
     );
     resource(
         cfg,
+        "/scim/v2/.search",
+        "POST",
+        vec![web::post().to(scim::search_everything)],
+    );
+    resource(
+        cfg,
         "/scim/v2/ResourceTypes",
         "GET, HEAD",
         vec![read(scim::resource_types)],

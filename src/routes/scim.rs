@@ -54,6 +54,7 @@ struct ListParams {
     filter: Option<String>,
     #[serde(rename = "excludedAttributes")]
     excluded_attributes: Option<String>,
+    attributes: Option<String>,
 }
 
 impl ListParams {
@@ -78,12 +79,24 @@ impl ListParams {
         Ok((start, count))
     }
 
-    /// Whether `members` is left out (`excludedAttributes=members`).
+    /// Whether `members` is left out (`excludedAttributes=members`, or
+    /// `attributes` without it): then they are not read at all.
     fn without_members(&self) -> bool {
-        self.excluded_attributes.as_deref().is_some_and(|list| {
-            list.split(',')
-                .any(|a| a.trim().eq_ignore_ascii_case("members"))
-        })
+        doc::leaves_out(
+            self.attributes.as_deref(),
+            self.excluded_attributes.as_deref(),
+            "members",
+        )
+    }
+
+    /// `doc` as `attributes` / `excludedAttributes` ask.
+    fn project(&self, mut doc: Value) -> Value {
+        doc::project(
+            &mut doc,
+            self.attributes.as_deref(),
+            self.excluded_attributes.as_deref(),
+        );
+        doc
     }
 
     /// The filter, parsed and checked against what `check` can run
@@ -136,6 +149,17 @@ pub async fn schema(
         .ok_or_else(|| not_found("schema", &path))
 }
 
+/// `POST /scim/v2/.search`: a search across every resource type is not
+/// served (ids of users and groups are apart, so a mixed list would be
+/// ambiguous); `501`, as RFC 7644 3.4.3 allows.
+pub async fn search_everything(ScimManager(..): ScimManager) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::scim(
+        StatusCode::NOT_IMPLEMENTED,
+        "",
+        "Search one resource type: GET /scim/v2/Users or /scim/v2/Groups with a filter.",
+    ))
+}
+
 /// `GET /scim/v2/ResourceTypes`
 pub async fn resource_types(req: HttpRequest, ScimManager(..): ScimManager) -> HttpResponse {
     let all = doc::resource_types(&doc::base_url(&req));
@@ -170,7 +194,7 @@ pub async fn user(
     let id = id_of(&path, "user")?;
     let found = run_db(&state, move |c| Ok(scim::find_user(c, id)?)).await?;
     let u = found.ok_or_else(|| not_found("user", &path))?;
-    let body = doc::user(&doc::base_url(&req), &u);
+    let body = ListParams::of(&req)?.project(doc::user(&doc::base_url(&req), &u));
     Ok(doc::respond(StatusCode::OK, &body, Some(u.version)))
 }
 
@@ -188,7 +212,10 @@ pub async fn users(
     })
     .await?;
     let base = doc::base_url(&req);
-    let resources = rows.iter().map(|u| doc::user(&base, u)).collect();
+    let resources = rows
+        .iter()
+        .map(|u| params.project(doc::user(&base, u)))
+        .collect();
     Ok(doc::respond(
         StatusCode::OK,
         &doc::list(total, start, resources),
@@ -202,17 +229,18 @@ struct UserFields {
     name: String,
     email: Option<String>,
     external_id: Option<String>,
-    active: bool,
+    /// None: not given.
+    active: Option<bool>,
 }
 
 /// `active` as providers send it: a boolean, or `"True"`/`"False"` in any
 /// case (API.md 9); anything else is 400 `invalidValue`.
-fn active_of(v: Option<&Value>) -> Result<bool, ApiError> {
+fn active_of(v: Option<&Value>) -> Result<Option<bool>, ApiError> {
     match v {
-        None | Some(Value::Null) => Ok(true),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
         Some(_) => Err(invalid("invalidValue", "active must be true or false.")),
     }
 }
@@ -359,7 +387,8 @@ pub async fn group(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id_of(&path, "group")?;
-    let with_members = !ListParams::of(&req)?.without_members();
+    let params = ListParams::of(&req)?;
+    let with_members = !params.without_members();
     let found = run_db(&state, move |c| {
         let Some(g) = scim::find_group(c, id)? else {
             return Ok(None);
@@ -373,7 +402,7 @@ pub async fn group(
     })
     .await?;
     let (g, members) = found.ok_or_else(|| not_found("group", &path))?;
-    let body = doc::group(&doc::base_url(&req), &g, members.as_deref());
+    let body = params.project(doc::group(&doc::base_url(&req), &g, members.as_deref()));
     Ok(doc::respond(StatusCode::OK, &body, Some(g.version)))
 }
 
@@ -404,7 +433,7 @@ pub async fn groups(
     let base = doc::base_url(&req);
     let resources = rows
         .iter()
-        .map(|(g, m)| doc::group(&base, g, m.as_deref()))
+        .map(|(g, m)| params.project(doc::group(&base, g, m.as_deref())))
         .collect();
     Ok(doc::respond(
         StatusCode::OK,

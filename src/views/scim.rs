@@ -39,8 +39,6 @@ pub fn user(base: &str, u: &ScimUser) -> Value {
         "schemas": [USER_SCHEMA],
         "id": u.id.to_string(),
         "userName": u.login,
-        "name": { "formatted": u.name },
-        "active": u.disabled_at.is_none(),
         "meta": {
             "resourceType": "User",
             "created": datetime(u.created_at),
@@ -49,6 +47,15 @@ pub fn user(base: &str, u: &ScimUser) -> Value {
             "version": version_tag(u.version),
         },
     });
+    // A name never given is the login (syncd needs one): left out, so that
+    // what a client removed reads back as absent.
+    if u.name != u.login {
+        doc["name"] = json!({ "formatted": u.name });
+    }
+    // A disabled user is always `active: false`.
+    if !u.active_unset || u.disabled_at.is_some() {
+        doc["active"] = json!(u.disabled_at.is_none());
+    }
     if let Some(email) = &u.email_address {
         // One address, kept verbatim: published with `value` only, since
         // a client compares every sub-attribute it sent with what comes
@@ -223,4 +230,113 @@ pub fn resource_types(base: &str) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// Leaves in `doc` only what `attributes` names, or all but what
+/// `excluded` names (RFC 7644 3.4.2.5; comma-separated names, any case, as
+/// `name`, `name.formatted` or with the schema URI first). `schemas`, `id`
+/// and `meta` always stay.
+pub fn project(doc: &mut Value, attributes: Option<&str>, excluded: Option<&str>) {
+    let Some(object) = doc.as_object_mut() else {
+        return;
+    };
+    let names = |list: &str| -> Vec<(String, Option<String>)> {
+        list.split(',')
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                // `urn:...:User:name.formatted` -> `name.formatted`.
+                let n = n.rsplit(':').next().unwrap_or(n).to_ascii_lowercase();
+                match n.split_once('.') {
+                    Some((a, s)) => (a.to_string(), Some(s.to_string())),
+                    None => (n, None),
+                }
+            })
+            .collect()
+    };
+    let always = |key: &str| matches!(key, "schemas" | "id" | "meta");
+    if let Some(list) = attributes.filter(|l| !l.trim().is_empty()) {
+        let wanted = names(list);
+        object.retain(|key, value| {
+            let key_lower = key.to_ascii_lowercase();
+            if always(&key_lower) {
+                return true;
+            }
+            let subs: Vec<&Option<String>> = wanted
+                .iter()
+                .filter(|(a, _)| *a == key_lower)
+                .map(|(_, s)| s)
+                .collect();
+            if subs.is_empty() {
+                return false;
+            }
+            if subs.iter().all(|s| s.is_some()) {
+                keep_subs(value, &subs);
+            }
+            true
+        });
+    } else if let Some(list) = excluded {
+        for (attribute, sub) in names(list) {
+            let keys: Vec<String> = object
+                .keys()
+                .filter(|k| k.eq_ignore_ascii_case(&attribute) && !always(&attribute))
+                .cloned()
+                .collect();
+            for key in keys {
+                match &sub {
+                    None => {
+                        object.remove(&key);
+                    }
+                    Some(sub) => remove_sub(object.get_mut(&key), sub),
+                }
+            }
+        }
+    }
+}
+
+fn keep_subs(value: &mut Value, subs: &[&Option<String>]) {
+    let keep = |o: &mut serde_json::Map<String, Value>| {
+        o.retain(|k, _| {
+            subs.iter()
+                .any(|s| s.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(k)))
+        })
+    };
+    match value {
+        Value::Object(o) => keep(o),
+        Value::Array(items) => items
+            .iter_mut()
+            .filter_map(Value::as_object_mut)
+            .for_each(keep),
+        _ => {}
+    }
+}
+
+fn remove_sub(value: Option<&mut Value>, sub: &str) {
+    let drop =
+        |o: &mut serde_json::Map<String, Value>| o.retain(|k, _| !k.eq_ignore_ascii_case(sub));
+    match value {
+        Some(Value::Object(o)) => drop(o),
+        Some(Value::Array(items)) => items
+            .iter_mut()
+            .filter_map(Value::as_object_mut)
+            .for_each(drop),
+        _ => {}
+    }
+}
+
+/// Whether a projection leaves a group's members out (so they need not be
+/// read at all).
+pub fn leaves_out(attributes: Option<&str>, excluded: Option<&str>, name: &str) -> bool {
+    let named = |list: &str| {
+        list.split(',').any(|n| {
+            let n = n.trim();
+            let n = n.rsplit(':').next().unwrap_or(n);
+            let top = n.split('.').next().unwrap_or(n);
+            top.eq_ignore_ascii_case(name)
+        })
+    };
+    match attributes.filter(|l| !l.trim().is_empty()) {
+        Some(list) => !named(list),
+        None => excluded.is_some_and(named),
+    }
 }

@@ -31,6 +31,7 @@ mod pairs;
 mod pg_cluster;
 mod replicas;
 mod scim;
+mod scim_conformance;
 mod shared_counts;
 mod show;
 mod sign_in;

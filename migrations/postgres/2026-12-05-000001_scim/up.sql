@@ -14,3 +14,7 @@ CREATE INDEX index_user_groups_on_external_id ON user_groups (external_id);
 -- uniqueness check compare them in lower case.
 CREATE INDEX index_users_on_lower_login ON users (lower(login));
 CREATE INDEX index_user_groups_on_lower_name ON user_groups (lower(name));
+-- A user whose `active` a SCIM client removed, or never gave (a create or
+-- PUT without it): enabled, and `active` left out of its documents, since
+-- a SCIM client reads a removed attribute back as absent.
+ALTER TABLE users ADD COLUMN active_unset BOOLEAN NOT NULL DEFAULT FALSE;

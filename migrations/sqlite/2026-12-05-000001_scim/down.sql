@@ -1,3 +1,4 @@
+ALTER TABLE users DROP COLUMN active_unset;
 DROP INDEX index_user_groups_on_lower_name;
 DROP INDEX index_users_on_lower_login;
 DROP INDEX index_user_groups_on_external_id;

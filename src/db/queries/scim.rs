@@ -27,6 +27,8 @@ pub struct ScimUser {
     pub created_at: chrono::NaiveDateTime,
     #[diesel(deserialize_as = Stamp)]
     pub updated_at: chrono::NaiveDateTime,
+    /// `active` removed or never given by a SCIM client (shown absent).
+    pub active_unset: bool,
 }
 
 /// A group as SCIM shows it (its members are read apart, when asked for).
@@ -134,7 +136,8 @@ pub struct NewScimUser<'a> {
     pub name: &'a str,
     pub email_address: Option<&'a str>,
     pub external_id: Option<&'a str>,
-    pub active: bool,
+    /// None: not given (enabled, and `active` left out).
+    pub active: Option<bool>,
 }
 
 /// Creates a user; a login taken in any case is refused (`userName` is not
@@ -159,7 +162,8 @@ pub fn create_user(
                 users::email_address.eq(new.email_address),
                 users::user_group_manager.eq(false),
                 users::external_id.eq(new.external_id),
-                users::disabled_at.eq((!new.active).then_some(at)),
+                users::disabled_at.eq((new.active == Some(false)).then_some(at)),
+                users::active_unset.eq(new.active.is_none()),
                 users::created_at.eq(at),
                 users::updated_at.eq(at),
             ))
@@ -597,7 +601,8 @@ pub struct UserWrite {
     pub name: String,
     pub email_address: Option<String>,
     pub external_id: Option<String>,
-    pub active: bool,
+    /// None: not given (enabled, and `active` left out).
+    pub active: Option<bool>,
 }
 
 /// Replaces what SCIM writes of a user, if its version is `if_match`
@@ -631,9 +636,9 @@ pub fn replace_user(
         }
         let at = now();
         let disabled_at = match (w.active, current.disabled_at) {
-            (true, _) => None,
-            (false, Some(since)) => Some(since),
-            (false, None) => Some(at),
+            (Some(true) | None, _) => None,
+            (Some(false), Some(since)) => Some(since),
+            (Some(false), None) => Some(at),
         };
         let updated = diesel::update(users::table.filter(users::id.eq(id)))
             .set((
@@ -642,6 +647,7 @@ pub fn replace_user(
                 users::email_address.eq(w.email_address.as_deref()),
                 users::external_id.eq(w.external_id.as_deref()),
                 users::disabled_at.eq(disabled_at),
+                users::active_unset.eq(w.active.is_none()),
                 users::updated_at.eq(at),
                 users::version.eq(users::version + 1),
             ))
