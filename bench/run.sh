@@ -102,6 +102,7 @@ while [ $# -gt 0 ]; do
     --stream) MODE=stream; shift ;;
     --history) MODE=history; shift ;;
     --sync) MODE=sync; shift ;;
+    --scim) MODE=scim; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
@@ -1151,6 +1152,108 @@ run_sync_mode() {
   row "load average (1, 5, 15 min) before" 'echo "${SYNC_SUM[$b|load]:--}"'
 }
 
+# ---------------------------------------------------------------- SCIM (issue 18)
+
+# scim_time METHOD PATH [BODY]: curl's time_total of one SCIM request with the
+# manager's bearer token; dies on an unexpected status.
+scim_time() {
+  local method=$1 path=$2 body=${3:-} out code
+  local args=(-sS --max-time 120 -o "$WORK/scim-answer" -w '%{http_code} %{time_total}'
+    -X "$method" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/scim+json')
+  [ -n "$body" ] && args+=(--data-binary "$body")
+  out=$(curl "${args[@]}" "http://127.0.0.1:$SYNCD_PORT/scim/v2$path")
+  code=${out%% *}
+  case "$code" in 200 | 204) ;; *) die "SCIM $method $path answered $code: $(head -c 300 "$WORK/scim-answer")" ;; esac
+  echo "${out#* }"
+}
+
+# scim_median RUNS COMMAND...: the median (and min, max) of RUNS timings.
+scim_median() {
+  local runs=$1 i times=()
+  shift
+  for ((i = 0; i < runs; i++)); do times+=("$("$@")"); done
+  printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 } END { printf "%.4f %.4f %.4f", a[int((NR + 1) / 2)], a[1], a[NR] }'
+}
+
+scim_backend() {
+  local backend=$1 file=$RESULTS_DIR/latest-scim-$1.md
+  say "== SCIM, $backend =="
+  local url out id=""
+  url=$(fresh_database "$backend" syncd_scim)
+  out=$("$SYNCD" --database-url "$url" users create bench --manager 2>"$WORK/users-create.log") ||
+    { cat "$WORK/users-create.log" >&2; die "syncd users create bench failed (above)"; }
+  read -r id TOKEN <<<"$out" || true
+  local kind
+  for kind in users groups memberships; do run_import "$url" "$kind" "$SYNC_DIR/$kind.csv"; done
+  start_syncd "$url" warn "$WORK/syncd-scim-$backend.log"
+  # A member of group 1 (100,000 members): removed and added back in turns.
+  curl -sS --max-time 60 -o "$WORK/members" -H "X-API-KEY: $TOKEN" \
+    "http://127.0.0.1:$SYNCD_PORT/user_groups/1/members.json"
+  local member
+  member=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["user_ids"][500])' "$WORK/members")
+  local remove add
+  remove="{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],\"Operations\":[{\"op\":\"remove\",\"path\":\"members[value eq \\\"$member\\\"]\"}]}"
+  add="{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],\"Operations\":[{\"op\":\"add\",\"path\":\"members\",\"value\":[{\"value\":\"$member\"}]}]}"
+  local rss_before
+  rss_before=$(kib_to_mib "$(syncd_rss_kib)")
+  scim_time PATCH /Groups/1 "$remove" >/dev/null
+  scim_time PATCH /Groups/1 "$add" >/dev/null
+  local patch_remove patch_add lean full
+  patch_remove=$(scim_median "$SCIM_RUNS" scim_patch_pair remove)
+  patch_add=$(scim_median "$SCIM_RUNS" scim_patch_pair add)
+  lean=$(scim_median "$SCIM_RUNS" scim_time GET '/Groups/1?excludedAttributes=members')
+  full=$(scim_median 5 scim_time GET /Groups/1)
+  local rss_after
+  rss_after=$(kib_to_mib "$(syncd_rss_kib)")
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["members"]) == 100000, len(d["members"])' "$WORK/scim-answer" ||
+    die "group 1 does not hold its 100,000 members at the end"
+  stop_syncd
+  drop_database "$backend" syncd_scim
+  {
+    echo "# syncd SCIM on a group of 100,000 members, $backend ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+    echo
+    echo "- syncd: commit $(commit_line); release build; defaults; RUST_LOG=warn"
+    echo "- machine: $(machine_line)"
+    echo "- data: as --sync (101,000 users, group 1 with 100,000 members); times are curl's time_total;"
+    echo "  median, min and max of $SCIM_RUNS requests (5 for the whole group), after one of each not counted"
+    echo
+    echo "| request | median s | min s | max s |"
+    echo "| --- | ---: | ---: | ---: |"
+    echo "| PATCH remove one member (\`members[value eq \"ID\"]\`), 204 | ${patch_remove// / | } |"
+    echo "| PATCH add one member (\`members\` with a value list), 204 | ${patch_add// / | } |"
+    echo "| GET the group with \`excludedAttributes=members\` | ${lean// / | } |"
+    echo "| GET the group with its 100,000 members | ${full// / | } |"
+    echo
+    echo "- syncd's VmHWM: $rss_before MiB before the PATCHes, $rss_after MiB after everything"
+  } >"$file"
+  say "wrote ${file#"$ROOT/"}"
+  echo
+  cat "$file"
+}
+
+# One PATCH of the pair (the member is in the group before a remove and out
+# of it before an add: each remove is followed by its add).
+scim_patch_pair() {
+  if [ "$1" = remove ]; then
+    local t
+    t=$(scim_time PATCH /Groups/1 "$remove")
+    scim_time PATCH /Groups/1 "$add" >/dev/null
+    echo "$t"
+  else
+    scim_time PATCH /Groups/1 "$remove" >/dev/null
+    scim_time PATCH /Groups/1 "$add"
+  fi
+}
+
+run_scim_mode() {
+  SYNC_DIR=$WORK/sync
+  SCIM_RUNS=${BENCH_SCIM_RUNS:-20}
+  say "generating the data (bench/sync_data.py)"
+  python3 "$BENCH_DIR/sync_data.py" gen "$SYNC_DIR"
+  local backend
+  for backend in "${BACKENDS[@]}"; do scim_backend "$backend"; done
+}
+
 # ---------------------------------------------------------------- main
 
 install_tools
@@ -1167,4 +1270,5 @@ case "$MODE" in
   stream) for b in "${BACKENDS[@]}"; do stream_backend "$b"; done ;;
   history) for b in "${BACKENDS[@]}"; do history_backend "$b"; done ;;
   sync) run_sync_mode ;;
+  scim) run_scim_mode ;;
 esac
