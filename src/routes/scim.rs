@@ -296,6 +296,23 @@ impl UserFields {
 
 /// The request body as JSON (`application/scim+json` or `application/json`).
 async fn json_body(req: &HttpRequest, payload: web::Payload) -> Result<Value, ApiError> {
+    check_json(req)?;
+    parse_json(&body::read(req, payload).await?)
+}
+
+/// A group's body: its members may be many, so it is read like a member
+/// set's (`SYNCD_MAX_SYNC_BODY`, one of the slots those bodies share,
+/// held until the answer is made).
+async fn group_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(Value, body::SyncSlot), ApiError> {
+    check_json(req)?;
+    let (bytes, slot) = body::read_sync(req, payload).await?;
+    Ok((parse_json(&bytes)?, slot))
+}
+
+fn check_json(req: &HttpRequest) -> Result<(), ApiError> {
     let kind = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -309,8 +326,11 @@ async fn json_body(req: &HttpRequest, payload: web::Payload) -> Result<Value, Ap
             "Send application/scim+json (or application/json).".into(),
         ));
     }
-    let bytes = body::read(req, payload).await?;
-    let doc: Value = serde_json::from_slice(&bytes)
+    Ok(())
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    let doc: Value = serde_json::from_slice(bytes)
         .map_err(|_| invalid("invalidSyntax", "The body is not JSON."))?;
     if !doc.is_object() {
         return Err(invalid("invalidSyntax", "The body must be a JSON object."));
@@ -473,7 +493,7 @@ pub async fn create_group(
     ScimManager(caller, ()): ScimManager,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = json_body(&req, payload).await?;
+    let (body, _slot) = group_body(&req, payload).await?;
     let name = string_at(&body, "displayName")
         .ok_or_else(|| invalid("invalidValue", "displayName is required."))?;
     let name = text::GroupName::parse(name).map_err(|m| invalid("invalidValue", m))?;
@@ -796,7 +816,7 @@ pub async fn replace_group(
 ) -> Result<HttpResponse, ApiError> {
     let id = id_of(&path, "group")?;
     let expected = if_match(&req)?;
-    let body = json_body(&req, payload).await?;
+    let (body, _slot) = group_body(&req, payload).await?;
     let name = string_at(&body, "displayName")
         .ok_or_else(|| invalid("invalidValue", "displayName is required."))?;
     let name = text::GroupName::parse(name).map_err(|m| invalid("invalidValue", m))?;
@@ -967,7 +987,7 @@ pub async fn patch_group_handler(
 ) -> Result<HttpResponse, ApiError> {
     let id = id_of(&path, "group")?;
     let expected = if_match(&req)?;
-    let body = json_body(&req, payload).await?;
+    let (body, _slot) = group_body(&req, payload).await?;
     let mut w = GroupWrite::default();
     for (op, at, value) in operations(&body)? {
         patch_group(&mut w, &op, at.as_deref(), value)?;

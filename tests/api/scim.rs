@@ -698,3 +698,30 @@ fn discovery_lists_the_resource_types_and_exactly_the_attributes_kept() {
         }
     }
 }
+
+#[test]
+fn a_group_body_may_name_more_members_than_64_kib_holds() {
+    let app = spawn_app();
+    crate::helpers::execute_sql(
+        &app.pool,
+        "INSERT INTO users (login, name, user_group_manager, created_at, updated_at) \
+         WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 4999) \
+         SELECT 'bulk' || i, 'Bulk ' || i, false, '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM n",
+    );
+    // Users 2..=5001: about 95 KB of members.
+    let members: Vec<Value> = (2..=5001)
+        .map(|id| json!({ "value": id.to_string() }))
+        .collect();
+    let body = json!({ "displayName": "Everyone", "members": members });
+    assert!(body.to_string().len() > 64 * 1024);
+    let r = post(&app, "/Groups?excludedAttributes=members", body);
+    assert_eq!(r.status, 201, "{}", &r.body[..r.body.len().min(300)]);
+    let g = json_of(&r)["id"].as_str().unwrap().to_string();
+    assert_eq!(members_of_count(&app, &g), 5000);
+}
+
+fn members_of_count(app: &TestApp, g: &str) -> usize {
+    json_of(&get(app, &format!("/Groups/{g}")))["members"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
