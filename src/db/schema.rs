@@ -33,6 +33,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    group_versions (user_group_id, shard) {
+        user_group_id -> BigInt,
+        shard -> Integer,
+        changes -> BigInt,
+    }
+}
+
+diesel::table! {
     user_group_memberships (id) {
         id -> BigInt,
         user_id -> BigInt,

@@ -422,7 +422,11 @@ pub async fn group(
     })
     .await?;
     let (g, members) = found.ok_or_else(|| not_found("group", &path))?;
-    let body = params.project(doc::group(&doc::base_url(&req), &g, members.as_deref()));
+    let base = doc::base_url(&req);
+    let body = doc::GroupOut {
+        doc: params.project(doc::group_without_members(&base, &g)),
+        members: members.as_deref().map(|m| (m, base.clone())),
+    };
     Ok(doc::respond(StatusCode::OK, &body, Some(g.version)))
 }
 
@@ -451,13 +455,16 @@ pub async fn groups(
     })
     .await?;
     let base = doc::base_url(&req);
-    let resources = rows
+    let resources: Vec<doc::GroupOut> = rows
         .iter()
-        .map(|(g, m)| params.project(doc::group(&base, g, m.as_deref())))
+        .map(|(g, m)| doc::GroupOut {
+            doc: params.project(doc::group_without_members(&base, g)),
+            members: m.as_deref().map(|m| (m, base.clone())),
+        })
         .collect();
     Ok(doc::respond(
         StatusCode::OK,
-        &doc::list(total, start, resources),
+        &doc::ListOut::new(total, start, resources),
         None,
     ))
 }
@@ -534,7 +541,10 @@ pub async fn create_group(
     let base = doc::base_url(&req);
     let mut response = doc::respond(
         StatusCode::CREATED,
-        &doc::group(&base, &g, Some(&listed)),
+        &doc::GroupOut {
+            doc: doc::group_without_members(&base, &g),
+            members: Some((&listed, base.clone())),
+        },
         Some(g.version),
     );
     if let Ok(v) = format!("{base}/Groups/{}", g.id).parse() {
@@ -834,7 +844,11 @@ pub async fn replace_group(
     } else {
         None
     };
-    let body = doc::group(&doc::base_url(&req), &g, members.as_deref());
+    let base = doc::base_url(&req);
+    let body = doc::GroupOut {
+        doc: doc::group_without_members(&base, &g),
+        members: members.as_deref().map(|m| (m, base.clone())),
+    };
     Ok(doc::respond(StatusCode::OK, &body, Some(g.version)))
 }
 

@@ -68,8 +68,53 @@ pub fn user(base: &str, u: &ScimUser) -> Value {
     doc
 }
 
-/// A group; `members` (user ids) when they were read.
-pub fn group(base: &str, g: &ScimGroup, members: Option<&[i64]>) -> Value {
+/// A group with its members (when they were read), serialized member by
+/// member: a group of 100,000 as a `serde_json::Value` tree was 200 MiB of
+/// peak RSS for 10 MB of JSON (bench --scim).
+pub struct GroupOut<'a> {
+    pub doc: Value,
+    pub members: Option<(&'a [i64], String)>,
+}
+
+impl serde::Serialize for GroupOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let fields = self.doc.as_object();
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in fields.into_iter().flatten() {
+            map.serialize_entry(k, v)?;
+        }
+        if let Some((ids, base)) = &self.members {
+            map.serialize_entry("members", &MemberList(ids, base))?;
+        }
+        map.end()
+    }
+}
+
+struct MemberList<'a>(&'a [i64], &'a str);
+
+impl serde::Serialize for MemberList<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct Member<'a>(i64, &'a str);
+        impl serde::Serialize for Member<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("value", &self.0.to_string())?;
+                m.serialize_entry("$ref", &format!("{}/Users/{}", self.1, self.0))?;
+                m.end()
+            }
+        }
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for id in self.0 {
+            seq.serialize_element(&Member(*id, self.1))?;
+        }
+        seq.end()
+    }
+}
+
+/// A group's document, members left to [`GroupOut`].
+pub fn group_without_members(base: &str, g: &ScimGroup) -> Value {
     let mut doc = json!({
         "schemas": [GROUP_SCHEMA],
         "id": g.id.to_string(),
@@ -82,17 +127,6 @@ pub fn group(base: &str, g: &ScimGroup, members: Option<&[i64]>) -> Value {
             "version": version_tag(g.version),
         },
     });
-    if let Some(members) = members {
-        doc["members"] = members
-            .iter()
-            .map(|id| {
-                json!({
-                    "value": id.to_string(),
-                    "$ref": format!("{base}/Users/{id}"),
-                })
-            })
-            .collect();
-    }
     if let Some(external) = &g.external_id {
         doc["externalId"] = json!(external);
     }
@@ -107,6 +141,32 @@ pub fn list(total: i64, start: i64, resources: Vec<Value>) -> Value {
         "itemsPerPage": resources.len(),
         "Resources": resources,
     })
+}
+
+/// A list response of anything serializable (groups with their members).
+#[derive(serde::Serialize)]
+pub struct ListOut<T: serde::Serialize> {
+    pub schemas: [&'static str; 1],
+    #[serde(rename = "totalResults")]
+    pub total_results: i64,
+    #[serde(rename = "startIndex")]
+    pub start_index: i64,
+    #[serde(rename = "itemsPerPage")]
+    pub items_per_page: usize,
+    #[serde(rename = "Resources")]
+    pub resources: Vec<T>,
+}
+
+impl<T: serde::Serialize> ListOut<T> {
+    pub fn new(total: i64, start: i64, resources: Vec<T>) -> ListOut<T> {
+        ListOut {
+            schemas: [LIST_SCHEMA],
+            total_results: total,
+            start_index: start,
+            items_per_page: resources.len(),
+            resources,
+        }
+    }
 }
 
 /// What syncd supports, honestly (RFC 7643 5).
@@ -134,13 +194,17 @@ pub fn service_provider_config(base: &str) -> Value {
 }
 
 /// A SCIM document as a response; `version` becomes the `ETag`.
-pub fn respond(status: StatusCode, doc: &Value, version: Option<i64>) -> HttpResponse {
+pub fn respond(
+    status: StatusCode,
+    doc: &impl serde::Serialize,
+    version: Option<i64>,
+) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.content_type("application/scim+json");
     if let Some(v) = version {
         response.insert_header((header::ETAG, version_tag(v)));
     }
-    response.body(doc.to_string())
+    response.body(serde_json::to_vec(doc).unwrap_or_default())
 }
 
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";

@@ -321,6 +321,11 @@ pub fn execute_sql(pool: &DbPool, sql: &str) {
 }
 
 impl TestApp {
+    /// The URL of the app's database (for the command line beside it).
+    pub fn database_url(&self) -> &str {
+        &self._database.url
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

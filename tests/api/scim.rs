@@ -725,3 +725,59 @@ fn members_of_count(app: &TestApp, g: &str) -> usize {
         .as_array()
         .map_or(0, Vec::len)
 }
+
+#[test]
+fn active_false_disables_the_user_as_the_command_line_does_and_true_enables_it() {
+    let app = spawn_app();
+    let (id, token) = insert_user(&app.pool, "kim", false, None);
+    let g = app.group("Staff");
+    app.add(id, g);
+    let me = |token: &str| {
+        app.send(
+            app.client
+                .get(app.url("/me.xml"))
+                .header("X-API-KEY", token),
+        )
+        .status
+    };
+    assert_eq!(me(&token), 200);
+    let r = patch(
+        &app,
+        &format!("/Users/{id}"),
+        json!([{ "op": "replace", "path": "active", "value": false }]),
+        None,
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    // Signed-in tokens are taken on trust for a second (TOKEN_CACHE_TTL).
+    let since = std::time::Instant::now();
+    while me(&token) != 401 {
+        assert!(
+            since.elapsed() < std::time::Duration::from_millis(1500),
+            "still signs in"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Disabled, not removed: the membership stays, and `users list` says so.
+    assert_eq!(members(&app, &g.to_string()), vec![id.to_string()]);
+    let listed = crate::cli::syncd(&app_url(&app), &["users", "list"]);
+    let line = crate::cli::stdout(&listed);
+    let kim = line
+        .lines()
+        .find(|l| l.contains("kim"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(kim.contains("disabled"), "{line}");
+    let r = patch(
+        &app,
+        &format!("/Users/{id}"),
+        json!([{ "op": "replace", "path": "active", "value": true }]),
+        None,
+    );
+    assert_eq!(json_of(&r)["active"], json!(true));
+    assert_eq!(me(&token), 200);
+}
+
+/// The database URL of a test app (for the command line beside it).
+fn app_url(app: &TestApp) -> String {
+    app.database_url().to_string()
+}

@@ -171,13 +171,14 @@ pub fn add(
 /// "History (issue 14)"). The event's trigger sees the new membership (a
 /// volatile function sees what its own statement did before it), and the
 /// deferred check that the membership has its event runs at the
-/// statement's end. The group's version moves in the same statement
+/// statement's end. The group's change is counted in the same statement
 /// (`touch_groups`).
 const ADD_WITH_EVENT: &str = "WITH m AS (\
     INSERT INTO user_group_memberships (user_id, user_group_id, created_at, updated_at) \
     VALUES ($1, $2, $3, $3) RETURNING id), \
-    g AS (UPDATE user_groups SET version = version + 1 \
-    WHERE id = $2 AND EXISTS (SELECT 1 FROM m)) \
+    g AS (INSERT INTO group_versions (user_group_id, shard, changes) \
+    SELECT $2, pg_backend_pid() % 8, 1 FROM m \
+    ON CONFLICT (user_group_id, shard) DO UPDATE SET changes = group_versions.changes + 1) \
     INSERT INTO membership_events \
     (action, membership_id, user_id, user_group_id, actor_id, via, created_at) \
     SELECT $6, m.id, $1, $2, $4, $5, $3 FROM m RETURNING membership_id AS id";
@@ -519,20 +520,35 @@ pub fn remove_many(
     })
 }
 
-/// Moves the version of each group in `groups` (SCIM's `meta.version` and
-/// `ETag` of a group, which covers its members): called in the transaction
-/// of every change to a group's members, so a large group's version is one
-/// number and never a read of its members. In ascending id order, the
-/// order in which change sets lock groups, so that two bulk changes on
-/// PostgreSQL take the groups' row locks in the same order.
+/// Counts a change to the members of each group in `groups`, for its SCIM
+/// version (`meta.version` and `ETag`: `user_groups.version` plus these
+/// counts, see `queries::scim`): called in the transaction of every change
+/// to a group's members, so a large group's version is never a read of its
+/// members. In `group_versions`, one row per (group, shard): on PostgreSQL
+/// each connection counts in its own shard, so concurrent creates in one
+/// group do not queue on one row until their commits; SQLite has one
+/// writer at a time and uses shard 0. Groups in ascending id order, the
+/// order in which change sets lock them.
 fn touch_groups(c: &mut DbConnection, groups: impl IntoIterator<Item = i64>) -> QueryResult<()> {
     let mut ids: Vec<i64> = groups.into_iter().collect();
     ids.sort_unstable();
     ids.dedup();
-    for chunk in ids.chunks(ROWS_PER_STATEMENT * 10) {
-        diesel::update(user_groups::table.filter(user_groups::id.eq_any(chunk)))
-            .set(user_groups::version.eq(user_groups::version + 1))
-            .execute(c)?;
+    let shard = match c {
+        DbConnection::Postgres(_) => "pg_backend_pid() % 8",
+        DbConnection::Sqlite(_) => "0",
+    };
+    let mut sql = String::new();
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        sql.clear();
+        sql.push_str("INSERT INTO group_versions (user_group_id, shard, changes) VALUES ");
+        for (i, id) in chunk.iter().enumerate() {
+            let comma = if i == 0 { "" } else { "," };
+            let _ = write!(sql, "{comma}({id},{shard},1)");
+        }
+        sql.push_str(
+            " ON CONFLICT (user_group_id, shard) DO UPDATE SET changes = group_versions.changes + 1",
+        );
+        diesel::sql_query(&sql).execute(c)?;
     }
     Ok(())
 }

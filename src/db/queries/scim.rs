@@ -63,11 +63,51 @@ pub fn find_user(c: &mut DbConnection, id: i64) -> QueryResult<Option<ScimUser>>
 }
 
 pub fn find_group(c: &mut DbConnection, id: i64) -> QueryResult<Option<ScimGroup>> {
-    user_groups::table
+    let found: Option<ScimGroup> = user_groups::table
         .filter(user_groups::id.eq(id))
         .select(ScimGroup::as_select())
         .first(c)
-        .optional()
+        .optional()?;
+    match found {
+        Some(g) => Ok(with_member_changes(c, vec![g])?.pop()),
+        None => Ok(None),
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Changes {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Groups with their members' changes added to `version` (the counts of
+/// `group_versions`, which every change to members writes: `changes::
+/// touch_groups`): a group's SCIM version, read in the same snapshot as
+/// the group.
+fn with_member_changes(
+    c: &mut DbConnection,
+    mut groups: Vec<ScimGroup>,
+) -> QueryResult<Vec<ScimGroup>> {
+    if groups.is_empty() {
+        return Ok(groups);
+    }
+    let ids: Vec<String> = groups.iter().map(|g| g.id.to_string()).collect();
+    let sql = format!(
+        "SELECT user_group_id AS id, CAST(SUM(changes) AS BIGINT) AS n FROM group_versions \
+         WHERE user_group_id IN ({}) GROUP BY user_group_id",
+        ids.join(",")
+    );
+    let counted: std::collections::HashMap<i64, i64> = diesel::sql_query(sql)
+        .load::<Changes>(c)?
+        .into_iter()
+        .map(|r| (r.id, r.n))
+        .collect();
+    for g in &mut groups {
+        g.version += counted.get(&g.id).copied().unwrap_or(0);
+    }
+    Ok(groups)
 }
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
@@ -117,12 +157,13 @@ pub fn groups_page(
     };
     let total: i64 = filtered()?.count().get_result(c)?;
     let rows = if count > 0 {
-        filtered()?
+        let rows = filtered()?
             .order(user_groups::id)
             .offset(start - 1)
             .limit(count)
             .select(ScimGroup::as_select())
-            .load(c)?
+            .load(c)?;
+        with_member_changes(c, rows)?
     } else {
         Vec::new()
     };
