@@ -125,28 +125,51 @@ pub async fn service_provider_config(
     )
 }
 
-/// `GET /scim/v2/Schemas`
-pub async fn schemas(req: HttpRequest, ScimManager(..): ScimManager) -> HttpResponse {
-    let all = doc::schemas(&doc::base_url(&req));
-    let total = all.len() as i64;
-    doc::respond(StatusCode::OK, &doc::list(total, 1, all), None)
+/// A discovery collection (`Schemas`, `ResourceTypes`) as a list.
+fn all_of(documents: Vec<Value>) -> HttpResponse {
+    let total = documents.len() as i64;
+    doc::respond(StatusCode::OK, &doc::list(total, 1, documents), None)
 }
 
-/// `GET /scim/v2/Schemas/{id}`: a schema by its URI (any case).
+/// One discovery document by its `id` (any case), else 404.
+fn one_of(documents: Vec<Value>, id: &str, what: &str) -> Result<HttpResponse, ApiError> {
+    documents
+        .into_iter()
+        .find(|d| d["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
+        .map(|d| doc::respond(StatusCode::OK, &d, None))
+        .ok_or_else(|| not_found(what, id))
+}
+
+/// `GET /scim/v2/Schemas`
+pub async fn schemas(req: HttpRequest, ScimManager(..): ScimManager) -> HttpResponse {
+    all_of(doc::schemas(&doc::base_url(&req)))
+}
+
+/// `GET /scim/v2/Schemas/{id}`: a schema by its URI.
 pub async fn schema(
     req: HttpRequest,
     ScimManager(..): ScimManager,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    doc::schemas(&doc::base_url(&req))
-        .into_iter()
-        .find(|s| {
-            s["id"]
-                .as_str()
-                .is_some_and(|id| id.eq_ignore_ascii_case(&path))
-        })
-        .map(|s| doc::respond(StatusCode::OK, &s, None))
-        .ok_or_else(|| not_found("schema", &path))
+    one_of(doc::schemas(&doc::base_url(&req)), &path, "schema")
+}
+
+/// `GET /scim/v2/ResourceTypes`
+pub async fn resource_types(req: HttpRequest, ScimManager(..): ScimManager) -> HttpResponse {
+    all_of(doc::resource_types(&doc::base_url(&req)))
+}
+
+/// `GET /scim/v2/ResourceTypes/{id}`
+pub async fn resource_type(
+    req: HttpRequest,
+    ScimManager(..): ScimManager,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    one_of(
+        doc::resource_types(&doc::base_url(&req)),
+        &path,
+        "resource type",
+    )
 }
 
 /// `POST /scim/v2/.search`: a search across every resource type is not
@@ -158,30 +181,6 @@ pub async fn search_everything(ScimManager(..): ScimManager) -> Result<HttpRespo
         "",
         "Search one resource type: GET /scim/v2/Users or /scim/v2/Groups with a filter.",
     ))
-}
-
-/// `GET /scim/v2/ResourceTypes`
-pub async fn resource_types(req: HttpRequest, ScimManager(..): ScimManager) -> HttpResponse {
-    let all = doc::resource_types(&doc::base_url(&req));
-    let total = all.len() as i64;
-    doc::respond(StatusCode::OK, &doc::list(total, 1, all), None)
-}
-
-/// `GET /scim/v2/ResourceTypes/{id}`
-pub async fn resource_type(
-    req: HttpRequest,
-    ScimManager(..): ScimManager,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    doc::resource_types(&doc::base_url(&req))
-        .into_iter()
-        .find(|t| {
-            t["id"]
-                .as_str()
-                .is_some_and(|id| id.eq_ignore_ascii_case(&path))
-        })
-        .map(|t| doc::respond(StatusCode::OK, &t, None))
-        .ok_or_else(|| not_found("resource type", &path))
 }
 
 /// `GET /scim/v2/Users/{id}`
