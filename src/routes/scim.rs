@@ -128,7 +128,11 @@ pub async fn service_provider_config(
 /// A discovery collection (`Schemas`, `ResourceTypes`) as a list.
 fn all_of(documents: Vec<Value>) -> HttpResponse {
     let total = documents.len() as i64;
-    doc::respond(StatusCode::OK, &doc::list(total, 1, documents), None)
+    doc::respond(
+        StatusCode::OK,
+        &doc::ListOut::new(total, 1, documents),
+        None,
+    )
 }
 
 /// One discovery document by its `id` (any case), else 404.
@@ -217,7 +221,7 @@ pub async fn users(
         .collect();
     Ok(doc::respond(
         StatusCode::OK,
-        &doc::list(total, start, resources),
+        &doc::ListOut::new(total, start, resources),
         None,
     ))
 }

@@ -133,17 +133,8 @@ pub fn group_without_members(base: &str, g: &ScimGroup) -> Value {
     doc
 }
 
-pub fn list(total: i64, start: i64, resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST_SCHEMA],
-        "totalResults": total,
-        "startIndex": start,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
-}
-
-/// A list response of anything serializable (groups with their members).
+/// A list response (RFC 7644 3.4.2) of users, groups (with their members,
+/// serialized one by one) or discovery documents.
 #[derive(serde::Serialize)]
 pub struct ListOut<T: serde::Serialize> {
     pub schemas: [&'static str; 1],

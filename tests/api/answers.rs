@@ -252,17 +252,6 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap()
 }
 
-fn metrics_address(d: &Daemon) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(rest) = d.stderr().split("syncd metrics on ").nth(1) {
-            return rest.lines().next().unwrap().trim().to_string();
-        }
-        assert!(Instant::now() < deadline, "{}", d.stderr());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn reads_are_answered_from_kept_answers_until_a_write_and_never_with_a_budget_of_zero() {
     let (_database, url) = fresh_url();
@@ -284,7 +273,7 @@ fn reads_are_answered_from_kept_answers_until_a_write_and_never_with_a_budget_of
     let settle = || std::thread::sleep(Duration::from_millis(if on_postgres() { 400 } else { 0 }));
 
     let d = Daemon::start_with(&url, &[("SYNCD_METRICS_BIND", "127.0.0.1:0")]);
-    let scrape = metrics_address(&d);
+    let scrape = crate::health::metrics_address(&d);
     let kept = || {
         metric(
             &client.get(&scrape).send().unwrap().text().unwrap(),
@@ -327,7 +316,7 @@ fn reads_are_answered_from_kept_answers_until_a_write_and_never_with_a_budget_of
             ("SYNCD_ANSWER_CACHE", "0"),
         ],
     );
-    let scrape = metrics_address(&d);
+    let scrape = crate::health::metrics_address(&d);
     settle();
     for _ in 0..3 {
         get(&d, list);

@@ -69,7 +69,7 @@ fn three_processes_started_at_once_on_a_new_database_migrate_once_and_all_serve(
 }
 
 /// The address `syncd serve` says its metrics are on.
-fn metrics_address(d: &Daemon) -> String {
+pub(crate) fn metrics_address(d: &Daemon) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         if let Some(rest) = d.stderr().split("syncd metrics on ").nth(1) {

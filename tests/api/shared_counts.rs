@@ -6,13 +6,13 @@
 //! process per database file) the counts stay in each process's memory,
 //! and the tests in `sign_in.rs` and `hardening.rs` cover them.
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use reqwest::blocking::Client;
 
 use crate::helpers::{Daemon, TestDatabase, basic, execute_sql, insert_user, postgres_admin_url};
+use crate::sign_in::count;
 
 /// True (and says why) when the suite runs on SQLite, where these tests
 /// have nothing to show.
@@ -85,46 +85,11 @@ fn sign_in(daemon: &Daemon, from: IpAddr, login: &str, password: &str) -> Answer
 /// of its own before reading any answer, so that all are in flight at once;
 /// the statuses in order.
 fn burst(requests: &[(&Daemon, IpAddr, String)]) -> Vec<u16> {
-    let mut streams: Vec<TcpStream> = requests
+    let requests: Vec<(&str, IpAddr, &str, String)> = requests
         .iter()
-        .map(|(daemon, from, _)| {
-            let server: SocketAddr = daemon
-                .address
-                .trim_start_matches("http://")
-                .parse()
-                .unwrap();
-            let socket =
-                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-            socket.bind(&SocketAddr::new(*from, 0).into()).unwrap();
-            socket.connect(&server.into()).unwrap();
-            let s: TcpStream = socket.into();
-            s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-            s
-        })
+        .map(|(daemon, from, auth)| (daemon.address.as_str(), *from, "/me.xml", auth.clone()))
         .collect();
-    for (s, (daemon, _, auth)) in streams.iter_mut().zip(requests) {
-        let host = daemon.address.trim_start_matches("http://");
-        let request = format!(
-            "GET /me.xml HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
-        );
-        s.write_all(request.as_bytes()).unwrap();
-    }
-    streams
-        .iter_mut()
-        .map(|s| {
-            let mut answer = Vec::new();
-            s.read_to_end(&mut answer).unwrap();
-            let head = String::from_utf8_lossy(&answer);
-            head.split(' ')
-                .nth(1)
-                .and_then(|code| code.parse().ok())
-                .unwrap_or_else(|| panic!("no status line: {head:?}"))
-        })
-        .collect()
-}
-
-fn count(statuses: &[u16], status: u16) -> usize {
-    statuses.iter().filter(|s| **s == status).count()
+    crate::sign_in::burst_to(&requests)
 }
 
 /// Ten wrong passwords for one login, from ten addresses, round robin over

@@ -20,22 +20,34 @@ fn loopback(a: u8, b: u8, c: u8) -> IpAddr {
 /// returns the statuses in order. Each request is `GET path` with the given
 /// `Authorization`.
 fn burst(address: &str, from: IpAddr, path: &str, authorizations: &[String]) -> Vec<u16> {
-    let server: SocketAddr = address.trim_start_matches("http://").parse().unwrap();
-    let mut streams: Vec<TcpStream> = authorizations
+    let requests: Vec<(&str, IpAddr, &str, String)> = authorizations
         .iter()
-        .map(|_| {
+        .map(|auth| (address, from, path, auth.clone()))
+        .collect();
+    burst_to(&requests)
+}
+
+/// Sends every request (`(server address, from, path, Authorization)`) on
+/// a connection of its own, bound to `from`, before reading any answer, so
+/// that all are in flight at once; the statuses in order.
+pub(crate) fn burst_to(requests: &[(&str, IpAddr, &str, String)]) -> Vec<u16> {
+    let mut streams: Vec<TcpStream> = requests
+        .iter()
+        .map(|(address, from, _, _)| {
+            let server: SocketAddr = address.trim_start_matches("http://").parse().unwrap();
             let socket =
                 socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-            socket.bind(&SocketAddr::new(from, 0).into()).unwrap();
+            socket.bind(&SocketAddr::new(*from, 0).into()).unwrap();
             socket.connect(&server.into()).unwrap();
             let s: TcpStream = socket.into();
             s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
             s
         })
         .collect();
-    for (s, auth) in streams.iter_mut().zip(authorizations) {
+    for (s, (address, _, path, auth)) in streams.iter_mut().zip(requests) {
+        let host = address.trim_start_matches("http://");
         let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {server}\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
         );
         s.write_all(request.as_bytes()).unwrap();
     }
@@ -53,7 +65,7 @@ fn burst(address: &str, from: IpAddr, path: &str, authorizations: &[String]) -> 
         .collect()
 }
 
-fn count(statuses: &[u16], status: u16) -> usize {
+pub(crate) fn count(statuses: &[u16], status: u16) -> usize {
     statuses.iter().filter(|s| **s == status).count()
 }
 

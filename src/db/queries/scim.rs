@@ -181,6 +181,27 @@ pub struct NewScimUser<'a> {
     pub active: Option<bool>,
 }
 
+/// Whether another user (not `except`) has `login` in any case
+/// (`userName` is not case-exact in SCIM; the `lower(login)` index).
+fn login_taken(c: &mut DbConnection, login: &str, except: Option<i64>) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table
+            .filter(lower(users::login).eq(login.to_lowercase()))
+            .filter(users::id.ne(except.unwrap_or(0))),
+    ))
+    .get_result(c)
+}
+
+/// Whether another group (not `except`) has `name` in any case.
+fn name_taken(c: &mut DbConnection, name: &str, except: Option<i64>) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        user_groups::table
+            .filter(lower(user_groups::name).eq(name.to_lowercase()))
+            .filter(user_groups::id.ne(except.unwrap_or(0))),
+    ))
+    .get_result(c)
+}
+
 /// Creates a user; a login taken in any case is refused (`userName` is not
 /// case-exact in SCIM).
 pub fn create_user(
@@ -188,11 +209,7 @@ pub fn create_user(
     new: &NewScimUser<'_>,
 ) -> QueryResult<Result<ScimUser, Refusal>> {
     c.transaction(|c| {
-        let taken: bool = diesel::select(diesel::dsl::exists(
-            users::table.filter(lower(users::login).eq(new.login.to_lowercase())),
-        ))
-        .get_result(c)?;
-        if taken {
+        if login_taken(c, new.login, None)? {
             return Ok(Err(Refusal::LoginTaken(new.login.into())));
         }
         let at = now();
@@ -224,11 +241,7 @@ pub fn create_group(
     name: &str,
     external_id: Option<&str>,
 ) -> QueryResult<Result<ScimGroup, Refusal>> {
-    let taken: bool = diesel::select(diesel::dsl::exists(
-        user_groups::table.filter(lower(user_groups::name).eq(name.to_lowercase())),
-    ))
-    .get_result(c)?;
-    if taken {
+    if name_taken(c, name, None)? {
         return Ok(Err(Refusal::GroupNameTaken(name.into())));
     }
     let at = now();
@@ -666,13 +679,7 @@ pub fn replace_user(
         if if_match.is_some_and(|v| v != current.version) {
             return Ok(Err(Refused::Stale));
         }
-        let taken: bool = diesel::select(diesel::dsl::exists(
-            users::table
-                .filter(lower(users::login).eq(w.login.to_lowercase()))
-                .filter(users::id.ne(id)),
-        ))
-        .get_result(c)?;
-        if taken {
+        if login_taken(c, &w.login, Some(id))? {
             return Ok(Err(Refused::Taken(Refusal::LoginTaken(w.login.clone()))));
         }
         let at = now();
@@ -790,13 +797,7 @@ pub fn change_group(
             return Ok(Err(Refused::Stale));
         }
         if let Some(name) = &w.name {
-            let taken: bool = diesel::select(diesel::dsl::exists(
-                user_groups::table
-                    .filter(lower(user_groups::name).eq(name.to_lowercase()))
-                    .filter(user_groups::id.ne(id)),
-            ))
-            .get_result(c)?;
-            if taken {
+            if name_taken(c, name, Some(id))? {
                 return Ok(Err(Refused::Taken(Refusal::GroupNameTaken(name.clone()))));
             }
         }
